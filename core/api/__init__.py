@@ -1,0 +1,1 @@
+"""HTTP layer of the core: blueprints and pydantic schemas."""

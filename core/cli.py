@@ -1,0 +1,147 @@
+"""The ``partsbin`` command line (Flask's click integration: commands run in an app context)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from core.app import create_app
+from core.config import ConfigError, load_settings
+from core.migrate import apply_migrations, migrations_for
+from core.plugins import PluginError, build_plugin_manager, describe_plugins
+from core.state import get_state
+
+
+def _create_app() -> Flask:
+    try:
+        return create_app()
+    except (ConfigError, PluginError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+class PartsbinGroup(FlaskGroup):
+    """The command group; plugins add commands through the ``register_commands`` hook."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(create_app=_create_app, add_version_option=False, **kwargs)  # type: ignore[arg-type]
+        self._plugin_commands_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        try:
+            pm = build_plugin_manager()
+        except PluginError as exc:
+            click.echo(f"warning: {exc}", err=True)
+            return
+        pm.hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return super().get_command(ctx, name)
+
+
+cli = PartsbinGroup(help="Partsbin: a self-hosted electronics parts inventory backend.")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_appcontext
+def plugins_command(as_json: bool) -> None:
+    """List the loaded plugins and the hooks each implements."""
+    rows = describe_plugins(get_state().plugin_manager)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        origin = f"  ({row['distribution']})" if row["distribution"] else ""
+        click.echo(f"{row['name']}{origin}")
+        for hook in row["hooks"]:
+            click.echo(f"    {hook}")
+
+
+@cli.command("migrate")
+@click.option("--status", "show_status", is_flag=True, help="Show applied and pending migrations.")
+@click.option(
+    "--rollback", "rollback", type=int, default=None, is_flag=False, flag_value=1,
+    help="Roll back the last N migrations (default 1), plugins before the core.",
+)
+@with_appcontext
+def migrate_command(show_status: bool, rollback: int | None) -> None:
+    """Apply pending migrations (core first, then plugins), then backfill attachment sets."""
+    state = get_state()
+    migrations = migrations_for(state)
+    if show_status:
+        for row in migrations.status():
+            click.echo(f"{row['source']}:")
+            for name in row["applied"]:  # type: ignore[attr-defined]
+                click.echo(f"  [x] {name}")
+            for name in row["pending"]:  # type: ignore[attr-defined]
+                click.echo(f"  [ ] {name}")
+        return
+    if rollback is not None:
+        if rollback < 1:
+            raise click.BadParameter("must be at least 1", param_hint="--rollback")
+        for name in migrations.rollback(rollback):
+            click.echo(f"rolled back {name}")
+        return
+    report = apply_migrations(state)
+    for name in report.applied:
+        click.echo(f"applied {name}")
+    if not report.applied:
+        click.echo("no pending migrations")
+    for entity, count in report.backfilled.items():
+        if count:
+            click.echo(f"backfilled {count} attachment set(s) for {entity}")
+
+
+@cli.command("serve")
+@click.option("--host", default=None, help="Bind address (default: PARTSBIN_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: PARTSBIN_PORT).")
+@click.option("--workers", type=int, default=None, help="Worker processes (PARTSBIN_WORKERS).")
+@click.option("--threads", type=int, default=None, help="Threads per worker (PARTSBIN_THREADS).")
+@click.option("--migrate", "migrate_first", is_flag=True, help="Apply pending migrations first.")
+def serve_command(
+    host: str | None, port: int | None, workers: int | None, threads: int | None,
+    migrate_first: bool,
+) -> None:
+    """Serve the API with gunicorn (a production WSGI server)."""
+    from core.serve import serve
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if migrate_first:
+        app = _create_app()
+        with app.app_context():
+            report = apply_migrations(get_state(app))
+        for name in report.applied:
+            click.echo(f"applied {name}", err=True)
+        get_state(app).database.close()
+    serve(
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        threads=threads or settings.threads,
+        log_level=settings.log_level,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main())
+
+
+from core.attachments.check import check_command  # noqa: E402 - commands defined in their modules
+
+cli.add_command(check_command)

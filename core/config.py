@@ -1,0 +1,117 @@
+"""Settings: defaults, then ``PARTSBIN_*`` environment variables, then explicit overrides.
+
+Every setting is documented in README.md ("Configuration"); a test checks that the table and this
+class agree. A bad value fails at start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+ENV_PREFIX = "PARTSBIN_"
+DEFAULT_DATA_DIR = Path("data")
+
+DEFAULT_ALLOWED_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/svg+xml",
+    "application/pdf",
+)
+
+
+class ConfigError(Exception):
+    """A setting has a bad value. The message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Every runtime setting of a Partsbin instance (environment variable ``PARTSBIN_<NAME>``)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{(DEFAULT_DATA_DIR / 'partsbin.db').absolute()}",
+        description="Peewee database URL: sqlite:///path or postgresql://user:pw@host:port/db.",
+    )
+    storage_url: str = Field(
+        default=f"file://{(DEFAULT_DATA_DIR / 'blobs').absolute()}",
+        description="Blob store URL: file:///abs/path, s3://bucket?..., minio://host:port/bucket?...",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `partsbin serve` binds to.")
+    port: int = Field(default=5000, ge=1, le=65535, description="Port `partsbin serve` binds to.")
+    workers: int = Field(default=2, ge=1, le=64, description="gunicorn worker processes.")
+    threads: int = Field(default=4, ge=1, le=256, description="Threads per gunicorn worker.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the structured JSON logs on stdout."
+    )
+    max_image_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="Largest accepted image upload, in bytes."
+    )
+    max_file_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Largest accepted non-image upload, in bytes."
+    )
+    allowed_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_ALLOWED_TYPES,
+        description="Comma-separated content types accepted for uploads (detected from content).",
+    )
+    url_fetch_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated CIDR networks URL attachments may fetch from despite being "
+        "private/loopback (e.g. 127.0.0.1/32 for a local test server).",
+    )
+    url_fetch_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Connect and read timeout for URL fetches, seconds."
+    )
+    cas_redirect: Literal["none", "presigned"] = Field(
+        default="none",
+        description="`presigned`: GET /api/cas answers 302 to a presigned S3/MinIO URL.",
+    )
+    thumbnail_max_pixels: int = Field(
+        default=50_000_000, ge=1, description="Images with more pixels are refused as bombs."
+    )
+    db_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Database connect / lock wait timeout, seconds."
+    )
+
+    @field_validator("allowed_types", "url_fetch_allow", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kw):  # type: ignore[no-untyped-def,override]
+        # Explicit overrides win over the environment; no .env files, no secrets dirs.
+        return (init_settings, env_settings)
+
+    @property
+    def log_level_number(self) -> int:
+        """The log level as a :mod:`logging` number."""
+        return int(logging.getLevelName(self.log_level))
+
+
+def load_settings(overrides: Mapping[str, Any] | Settings | None = None) -> Settings:
+    """Build settings from the environment and ``overrides`` (lower-case field names).
+
+    Raises :class:`ConfigError` naming the offending ``PARTSBIN_*`` variable.
+    """
+    if isinstance(overrides, Settings):
+        return overrides
+    try:
+        return Settings(**dict(overrides or {}))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{name.upper()}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None

@@ -1,0 +1,126 @@
+"""The storage driver interface: bytes by key, nothing more.
+
+A driver stores opaque byte streams under string keys such as ``cas/<sha256>`` or
+``thumbs/<sha256>/200.jpg``. It knows nothing about hashing, dedup or attachments: the
+content-addressed store in :mod:`core.cas` builds those on top. Every vendor error is translated
+into one of the exceptions below, so callers never see a boto3, minio or OS error.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+
+
+class StorageError(Exception):
+    """Base class of every error a storage driver raises."""
+
+
+class BlobNotFound(StorageError, FileNotFoundError):
+    """The key does not exist."""
+
+
+class StorageUnavailable(StorageError):
+    """The backend cannot be reached or refused the request (network, credentials, server down).
+
+    The HTTP layer answers 503.
+    """
+
+
+class StorageMisconfigured(StorageError):
+    """The storage URL or settings are wrong; raised when the driver is built (start-up)."""
+
+
+class InvalidKey(StorageError, ValueError):
+    """The key is not a safe relative key (see :data:`KEY_PATTERN`)."""
+
+
+@dataclass(frozen=True)
+class BlobStat:
+    """What :meth:`StorageDriver.stat` knows about a stored object."""
+
+    key: str
+    size: int
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe key, else raise :class:`InvalidKey`.
+
+    A safe key is a ``/``-separated path of segments made of letters, digits, ``.``, ``_`` and
+    ``-`` that do not start with ``.`` or ``-``: no absolute paths, no ``..``, no empty segments.
+    """
+    if len(key) > 1024 or not KEY_PATTERN.match(key):
+        raise InvalidKey(f"invalid storage key {key!r}")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is a safe listing prefix, else raise :class:`InvalidKey`.
+
+    A safe prefix is empty, or a safe key (see :func:`check_key`) optionally followed by ``/``:
+    ``"cas/"``, ``"cas/ab"`` and ``"thumbs"`` are safe; ``"/x"``, ``"../"`` and ``"a//"`` are not.
+    """
+    if prefix and not KEY_PATTERN.match(prefix.removesuffix("/")):
+        raise InvalidKey(f"invalid storage key prefix {prefix!r}")
+    return prefix
+
+
+class StorageDriver(abc.ABC):
+    """Stores byte streams by key. Implementations must be safe to share between threads."""
+
+    #: URL scheme the driver is registered under (``file``, ``s3``, ``minio``).
+    scheme: str = ""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls, url: str) -> StorageDriver:
+        """Build a driver from its storage URL; raise :class:`StorageMisconfigured` if it is bad."""
+
+    @abc.abstractmethod
+    def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+        """Store everything read from ``stream`` under ``key``, replacing any previous object.
+
+        ``size`` may be ``None`` when unknown. The object appears whole or not at all: a reader
+        never sees a partial object. Raises :class:`StorageUnavailable` on backend failure.
+        """
+
+    @abc.abstractmethod
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Return an iterator over the object's bytes from ``start`` to ``end`` inclusive.
+
+        ``end=None`` reads to the end. Raises :class:`BlobNotFound` if the key does not exist
+        (before the iterator is returned, so callers can answer 404 before sending headers).
+        The iterator closes its underlying connection or file when exhausted or closed.
+        """
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> BlobStat | None:
+        """Return the object's size, or ``None`` if the key does not exist."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete the object. Deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
+        """Yield every object whose key starts with ``prefix``, in any order, paging as needed."""
+
+    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
+        """Return a short-lived URL a client can GET the object from, or ``None`` if unsupported."""
+        return None
+
+    def exists(self, key: str) -> bool:
+        """Return whether ``key`` exists."""
+        return self.stat(key) is not None
+
+    def check(self) -> None:
+        """Raise :class:`StorageUnavailable` unless the backend answers (used by readiness)."""
+        self.stat("healthcheck/probe")
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections; the driver must not be used afterwards."""

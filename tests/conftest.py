@@ -1,0 +1,84 @@
+"""Shared fixtures: an app on SQLite and on PostgreSQL, its client and CLI runner.
+
+Every test that takes ``app`` (or ``client``, ``db_url``) runs twice: ``[sqlite]`` and
+``[postgres]``; the PostgreSQL server is started once per session (see tests/servers/).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from core.app import create_app
+from core.migrate import apply_migrations
+from core.state import get_state
+
+pytest_plugins = ["tests.servers.fixtures"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'partsbin.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def storage_url(tmp_path: Path) -> str:
+    """A local blob folder (tests that need every driver use ``any_storage_url``)."""
+    return f"file://{tmp_path / 'blobs'}"
+
+
+@pytest.fixture
+def app_config(db_url: str, storage_url: str) -> dict[str, Any]:
+    """Settings overrides for the ``app`` fixture; override this fixture to change them."""
+    return {"database_url": db_url, "storage_url": storage_url, "log_level": "WARNING"}
+
+
+@pytest.fixture
+def app_plugins() -> list[object]:
+    """Extra plugins for the ``app`` fixture; override this fixture to add some."""
+    return []
+
+
+@pytest.fixture
+def unmigrated_app(app_config: dict[str, Any], app_plugins: list[object]) -> Iterator[Flask]:
+    """An app on an empty database."""
+    app = create_app(app_config, plugins=app_plugins)
+    app.config["TESTING"] = True
+    yield app
+    state = get_state(app)
+    state.database.close()
+    state.storage.close()
+
+
+@pytest.fixture
+def app(unmigrated_app: Flask) -> Flask:
+    """An app whose database has every migration applied."""
+    with unmigrated_app.app_context():
+        apply_migrations(get_state(unmigrated_app))
+    return unmigrated_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
