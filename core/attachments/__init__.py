@@ -1,0 +1,1 @@
+"""The attachment aggregate: AttachmentSets, their attachments, cover rules and owners."""

@@ -1,0 +1,247 @@
+"""Attachment services: every change to a set runs here, in one transaction per operation.
+
+The invariant: no row ever points at bytes that were not stored. Uploads store bytes first
+(:mod:`core.cas.ingest`), then insert the row and apply the cover rule in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import peewee
+
+from core.attachments.covers import fallback_cover, has_image_content
+from core.attachments.models import Attachment, AttachmentSet
+from core.cas.ingest import Readable, StoredBlob, ingest
+from core.cas.sniff import is_image
+from core.db import database_proxy, is_sqlite, utcnow
+from core.errors import Conflict, NotFound
+from core.state import PartsbinState
+
+log = logging.getLogger("partsbin.attachments")
+
+TITLE_MAX = 255
+FILENAME_MAX = 255
+
+
+def fit_text(value: str | None, limit: int) -> str:
+    """``value`` with surrounding and internal line breaks collapsed, cut to ``limit`` characters."""
+    return " ".join((value or "").split())[:limit]
+
+
+@contextmanager
+def locked_set(set_id: int) -> Iterator[AttachmentSet]:
+    """A transaction holding a write lock on set ``set_id``; raises :class:`NotFound` if missing.
+
+    PostgreSQL locks the row (``SELECT ... FOR UPDATE``); SQLite takes the database write lock
+    up front (``BEGIN IMMEDIATE``), so concurrent cover changes serialize instead of interleaving.
+    """
+    db = database_proxy.obj
+    if is_sqlite(db):
+        with db.atomic(lock_type="IMMEDIATE"):
+            yield get_set(set_id)
+    else:
+        with db.atomic():
+            row = AttachmentSet.select().where(AttachmentSet.id == set_id).for_update().first()
+            if row is None:
+                raise NotFound(f"attachment set {set_id} does not exist")
+            yield row
+
+
+def get_set(set_id: int) -> AttachmentSet:
+    """The set, or :class:`NotFound`."""
+    row = AttachmentSet.get_or_none(AttachmentSet.id == set_id)
+    if row is None:
+        raise NotFound(f"attachment set {set_id} does not exist")
+    return row
+
+
+def list_attachments(set_id: int) -> list[Attachment]:
+    """The set's attachments, oldest first (created_at, then id)."""
+    get_set(set_id)
+    return list(
+        Attachment.select()
+        .where(Attachment.attachment_set == set_id)
+        .order_by(Attachment.created_at, Attachment.id)
+    )
+
+
+def get_attachment(set_id: int, attachment_id: int) -> Attachment:
+    """Attachment ``attachment_id`` of set ``set_id``.
+
+    Raises :class:`NotFound` if the set or the attachment does not exist, :class:`Conflict` if the
+    attachment belongs to another set.
+    """
+    get_set(set_id)
+    attachment = Attachment.get_or_none(Attachment.id == attachment_id)
+    if attachment is None:
+        raise NotFound(f"attachment {attachment_id} does not exist")
+    if attachment.attachment_set_id != set_id:
+        raise Conflict(
+            f"attachment {attachment_id} does not belong to set {set_id}",
+            {"attachment_id": attachment_id, "attachment_set_id": set_id},
+            code="ATTACHMENT_NOT_IN_SET",
+        )
+    return attachment
+
+
+def _insert(set_id: int, fields: dict[str, Any], set_as_cover: bool = False) -> Attachment:
+    """Insert an attachment and apply the cover rule, in one locked transaction."""
+    with locked_set(set_id) as attachment_set:
+        now = utcnow()
+        attachment = Attachment.create(
+            attachment_set=set_id, created_at=now, updated_at=now, **fields
+        )
+        if set_as_cover or (attachment_set.cover_attachment_id is None and has_image_content(attachment)):
+            _set_cover_id(set_id, attachment.id)
+    return attachment
+
+
+def _set_cover_id(set_id: int, attachment_id: int | None) -> None:
+    AttachmentSet.update(cover_attachment=attachment_id, updated_at=utcnow()).where(
+        AttachmentSet.id == set_id
+    ).execute()
+
+
+def limits_for(state: PartsbinState):  # type: ignore[no-untyped-def]
+    """The size-limit function for uploads: images and other files have separate limits."""
+    settings = state.settings
+
+    def limit_for(content_type: str) -> int:
+        return settings.max_image_bytes if is_image(content_type) else settings.max_file_bytes
+
+    return limit_for
+
+
+def attachment_type_for(content_type: str) -> str:
+    """``image`` for image types, ``pdf`` for PDFs."""
+    return "pdf" if content_type == "application/pdf" else "image"
+
+
+def add_file(
+    state: PartsbinState, set_id: int, stream: Readable, title: str, filename: str | None
+) -> Attachment:
+    """Store an uploaded file's bytes in the CAS, then add it to the set.
+
+    The type comes from the content. Raises :class:`NotFound` (unknown set; checked before any
+    byte is read), 413, 415 or storage 503 — and in every error case no row is written.
+    """
+    get_set(set_id)
+    blob = ingest(state.storage, stream, limits_for(state), state.settings.allowed_types)
+    attachment = _insert(set_id, _blob_fields(blob, title, filename))
+    state.plugin_manager.hook.attachment_created(attachment=attachment)
+    return attachment
+
+
+def _blob_fields(blob: StoredBlob, title: str, filename: str | None) -> dict[str, Any]:
+    return {
+        "attachment_type": attachment_type_for(blob.content_type),
+        "title": fit_text(title, TITLE_MAX),
+        "s3_key": blob.key,
+        "filename": fit_text(filename, FILENAME_MAX) or None,
+        "content_type": blob.content_type,
+        "file_size": blob.size,
+    }
+
+
+def add_url(state: PartsbinState, set_id: int, url: str, title: str | None) -> Attachment:
+    """Fetch ``url`` safely and add it as a link (with a stored preview), an image or a PDF.
+
+    A caller's non-empty title wins over the detected one. Fetch failures are 4xx errors.
+    """
+    from core.urlfetch.analyze import analyze_url
+
+    get_set(set_id)
+    analysis = analyze_url(url, state.settings, state.storage)
+    chosen_title = fit_text(title, TITLE_MAX) or fit_text(analysis.title, TITLE_MAX) or url[:TITLE_MAX]
+    if analysis.blob is not None:
+        fields = _blob_fields(analysis.blob, chosen_title, _filename_from_url(analysis.final_url))
+        fields["url"] = url
+    else:
+        fields = {
+            "attachment_type": "url",
+            "title": chosen_title,
+            "url": url,
+            "content_type": analysis.content_type,
+            "preview_s3_key": analysis.preview_blob.key if analysis.preview_blob else None,
+        }
+    attachment = _insert(set_id, fields)
+    state.plugin_manager.hook.attachment_created(attachment=attachment)
+    return attachment
+
+
+def _filename_from_url(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return fit_text(name, FILENAME_MAX) or None
+
+
+def update_title(set_id: int, attachment_id: int, title: str) -> Attachment:
+    """Rename an attachment."""
+    with locked_set(set_id):
+        attachment = get_attachment(set_id, attachment_id)
+        attachment.title = fit_text(title, TITLE_MAX)
+        attachment.save()
+    return attachment
+
+
+def delete_attachment(state: PartsbinState, set_id: int, attachment_id: int) -> None:
+    """Delete an attachment; if it was the cover, the oldest remaining image becomes the cover.
+
+    The bytes stay in the CAS until garbage collection (other rows may share them).
+    """
+    with locked_set(set_id) as attachment_set:
+        attachment = get_attachment(set_id, attachment_id)
+        was_cover = attachment_set.cover_attachment_id == attachment.id
+        if was_cover:
+            _set_cover_id(set_id, None)
+        attachment.delete_instance()
+        if was_cover:
+            replacement = fallback_cover(set_id)
+            _set_cover_id(set_id, replacement.id if replacement else None)
+    state.plugin_manager.hook.attachment_deleted(attachment=attachment)
+
+
+def set_cover(set_id: int, attachment_id: int | None) -> AttachmentSet:
+    """Make ``attachment_id`` (any attachment of this set) the cover, or clear it with ``None``.
+
+    Raises :class:`Conflict` for an attachment of another set, :class:`NotFound` for none.
+    """
+    with locked_set(set_id):
+        if attachment_id is not None:
+            get_attachment(set_id, attachment_id)
+        _set_cover_id(set_id, attachment_id)
+    return get_set(set_id)
+
+
+def copy_attachment(
+    state: PartsbinState, set_id: int, source_attachment_id: int, set_as_cover: bool = False
+) -> Attachment:
+    """Copy an attachment of any set into set ``set_id``, sharing its bytes (same ``s3_key``)."""
+    get_set(set_id)
+    source = Attachment.get_or_none(Attachment.id == source_attachment_id)
+    if source is None:
+        raise NotFound(f"attachment {source_attachment_id} does not exist")
+    fields = {
+        name: getattr(source, name)
+        for name in (
+            "attachment_type", "title", "s3_key", "preview_s3_key", "url", "filename",
+            "content_type", "file_size",
+        )
+    }
+    attachment = _insert(set_id, fields, set_as_cover=set_as_cover)
+    state.plugin_manager.hook.attachment_created(attachment=attachment)
+    return attachment
+
+
+def referenced_keys() -> peewee.Query:
+    """A query over every CAS key attachments reference (``s3_key`` and ``preview_s3_key``)."""
+    files = Attachment.select(Attachment.s3_key.alias("key")).where(Attachment.s3_key.is_null(False))
+    previews = Attachment.select(Attachment.preview_s3_key.alias("key")).where(
+        Attachment.preview_s3_key.is_null(False)
+    )
+    return files | previews
