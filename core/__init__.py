@@ -1,1 +1,2 @@
-"""Partsbin core: the app factory (:func:`core.app.create_app`), configuration, database, plugin host and attachment services."""
+"""Partsbin core: the app factory (:func:`core.app.create_app`), settings, database, plugin host
+and the attachment services."""

@@ -14,8 +14,9 @@ from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 
 from core import db, errors
-from core.attachments.entities import entity_registry
 from core.api.schemas import ErrorBody
+from core.api.uploads import PartsbinRequest
+from core.attachments.entities import entity_registry
 from core.config import Settings, load_settings
 from core.logging_setup import configure_logging
 from core.plugins import build_plugin_manager, collect_list, collect_mapping
@@ -54,13 +55,17 @@ def create_app(
         validation_error_model=ErrorBody,
         validation_error_callback=_validation_error_response,
     )
+    app.request_class = PartsbinRequest
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config["MAX_FORM_PARTS"] = 100
 
-    drivers = {scheme: cls for scheme, (_plugin, cls) in collect_mapping(
-        pm, "register_storage_drivers", "storage scheme"
-    ).items()}
+    drivers = {
+        scheme: cls
+        for scheme, (_plugin, cls) in collect_mapping(
+            pm, "register_storage_drivers", "storage scheme"
+        ).items()
+    }
     state = PartsbinState(
         settings=settings,
         plugin_manager=pm,
@@ -106,7 +111,9 @@ def _init_request_logging(app: Flask) -> None:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
+                if started
+                else None,
             },
         )
         return response

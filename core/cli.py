@@ -72,7 +72,12 @@ def plugins_command(as_json: bool) -> None:
 @cli.command("migrate")
 @click.option("--status", "show_status", is_flag=True, help="Show applied and pending migrations.")
 @click.option(
-    "--rollback", "rollback", type=int, default=None, is_flag=False, flag_value=1,
+    "--rollback",
+    "rollback",
+    type=int,
+    default=None,
+    is_flag=False,
+    flag_value=1,
     help="Roll back the last N migrations (default 1), plugins before the core.",
 )
 @with_appcontext
@@ -83,9 +88,9 @@ def migrate_command(show_status: bool, rollback: int | None) -> None:
     if show_status:
         for row in migrations.status():
             click.echo(f"{row['source']}:")
-            for name in row["applied"]:  # type: ignore[attr-defined]
+            for name in row["applied"]:
                 click.echo(f"  [x] {name}")
-            for name in row["pending"]:  # type: ignore[attr-defined]
+            for name in row["pending"]:
                 click.echo(f"  [ ] {name}")
         return
     if rollback is not None:
@@ -111,7 +116,10 @@ def migrate_command(show_status: bool, rollback: int | None) -> None:
 @click.option("--threads", type=int, default=None, help="Threads per worker (PARTSBIN_THREADS).")
 @click.option("--migrate", "migrate_first", is_flag=True, help="Apply pending migrations first.")
 def serve_command(
-    host: str | None, port: int | None, workers: int | None, threads: int | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    threads: int | None,
     migrate_first: bool,
 ) -> None:
     """Serve the API with gunicorn (a production WSGI server)."""

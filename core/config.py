@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         return value
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kw):  # type: ignore[no-untyped-def,override]
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kw):
         # Explicit overrides win over the environment; no .env files, no secrets dirs.
         return (init_settings, env_settings)
 

@@ -8,6 +8,7 @@ teardown (see :func:`init_app`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,11 @@ class TimestampedModel(BaseModel):
         return super().save(*args, **kwargs)
 
 
+def tuples(query: Any) -> Iterator[tuple[Any, ...]]:
+    """Iterate a Peewee select as plain tuples (Peewee's stubs type its rows as models)."""
+    return iter(query.tuples())
+
+
 def open_database(url: str, timeout: float = 5.0) -> peewee.Database:
     """Open (lazily; nothing connects yet) the database named by ``url``.
 
@@ -72,7 +78,9 @@ def open_database(url: str, timeout: float = 5.0) -> peewee.Database:
                 "synchronous": "normal",
             },
         )
-    raise ValueError(f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)")
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)"
+    )
 
 
 def is_sqlite(database: peewee.Database | None = None) -> bool:

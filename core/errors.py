@@ -152,7 +152,7 @@ def init_app(app: Flask) -> None:
         if database is not None:
             try:
                 database.close()
-            except Exception:  # noqa: BLE001 - the connection is already broken
+            except Exception:
                 log.debug("closing a broken connection failed", exc_info=True)
         return error_response(
             503, "database is unavailable, try again later", "DATABASE_UNAVAILABLE"

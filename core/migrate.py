@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.migrations_runner import MigrationSource, Migrations
+from core.migrations_runner import Migrations, MigrationSource
 from core.plugins import collect_list
 from core.state import PartsbinState
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import peewee
 from peewee_migrate import Router
@@ -50,7 +51,7 @@ class _Router(Router):
     """
 
     @cached_property
-    def model(self) -> type[MigrateHistory]:  # type: ignore[override]
+    def model(self) -> type[MigrateHistory]:
         class History(MigrateHistory):
             class Meta:
                 database = self.database
@@ -101,7 +102,9 @@ class Migrations:
         self.sources = order_sources(sources)
 
     def _router(self, source: MigrationSource) -> _Router:
-        return _Router(self.database, migrate_dir=source.path, migrate_table=source.table, logger=log)
+        return _Router(
+            self.database, migrate_dir=source.path, migrate_table=source.table, logger=log
+        )
 
     def upgrade(self) -> list[str]:
         """Apply every pending migration; return ``["source:name", ...]`` in applied order."""
@@ -111,14 +114,12 @@ class Migrations:
                 applied.append(f"{source.name}:{name}")
         return applied
 
-    def status(self) -> list[dict[str, object]]:
+    def status(self) -> list[dict[str, Any]]:
         """``[{"source", "applied": [...], "pending": [...]}]`` for each source in order."""
         result = []
         for source in self.sources:
             router = self._router(source)
-            result.append(
-                {"source": source.name, "applied": router.done, "pending": router.diff}
-            )
+            result.append({"source": source.name, "applied": router.done, "pending": router.diff})
         return result
 
     def rollback(self, steps: int = 1) -> list[str]:

@@ -48,8 +48,10 @@ def build_plugin_manager(
     if load_entry_points:
         try:
             pm.load_setuptools_entrypoints(PROJECT_NAME)
-        except Exception as exc:  # noqa: BLE001 - any import failure of a third-party plugin
-            raise PluginError(f"loading a '{PROJECT_NAME}' entry-point plugin failed: {exc}") from exc
+        except Exception as exc:
+            raise PluginError(
+                f"loading a '{PROJECT_NAME}' entry-point plugin failed: {exc}"
+            ) from exc
     for plugin in extra_plugins:
         obj = _import(plugin) if isinstance(plugin, str) else plugin
         _register(pm, obj, plugin_name(pm, obj) if not isinstance(plugin, str) else plugin)
@@ -82,7 +84,7 @@ def plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """``[{"name", "hooks": [...], "distribution"}]`` for every registered plugin, sorted by name."""
+    """``[{"name", "hooks", "distribution"}]`` for every registered plugin, sorted by name."""
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     result = []
     for name, plugin in pm.list_name_plugin():
@@ -141,9 +143,7 @@ def collect_mapping(
     return merged
 
 
-def unique_by(
-    items: list[tuple[str, T]], key: Any, what: str
-) -> list[tuple[str, T]]:
+def unique_by(items: list[tuple[str, T]], key: Any, what: str) -> list[tuple[str, T]]:
     """Return ``items`` unchanged, raising :class:`PluginError` if two share ``key(item)``."""
     seen: dict[Any, str] = {}
     for plugin, item in items:

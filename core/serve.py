@@ -7,7 +7,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class PartsbinServer(BaseApplication):  # type: ignore[misc]
+class PartsbinServer(BaseApplication):
     """A gunicorn application whose workers each call ``create_app()``."""
 
     def __init__(self, options: dict[str, Any]) -> None:

@@ -29,4 +29,4 @@ class PartsbinState:
 
 def get_state(app: Flask | None = None) -> PartsbinState:
     """The state of ``app`` (default: the current app)."""
-    return (app or current_app).extensions["partsbin"]  # type: ignore[no-any-return]
+    return (app or current_app).extensions["partsbin"]

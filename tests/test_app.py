@@ -15,7 +15,10 @@ from core.state import get_state
 
 def test_apps_are_independent(app: Flask, tmp_path) -> None:
     other = create_app(
-        {"database_url": f"sqlite:///{tmp_path / 'other.db'}", "storage_url": f"file://{tmp_path}/o"}
+        {
+            "database_url": f"sqlite:///{tmp_path / 'other.db'}",
+            "storage_url": f"file://{tmp_path}/o",
+        }
     )
     assert other is not app
     assert get_state(other).database is not get_state(app).database

@@ -1,4 +1,4 @@
-"""Migrations: the core's and plugins' sources, their order, upgrade and rollback on both databases."""
+"""Migrations: core and plugin sources, their order, upgrade and rollback on both databases."""
 
 from __future__ import annotations
 
@@ -17,17 +17,19 @@ from core.migrations_runner import (
 )
 from core.state import get_state
 
-MIGRATION = '''
+MIGRATION = """
 def migrate(migrator, database, fake=False, **kwargs):
     migrator.sql("CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
 
 
 def rollback(migrator, database, fake=False, **kwargs):
     migrator.sql("DROP TABLE {table}")
-'''
+"""
 
 
-def _source(tmp_path: Path, name: str, table: str, depends_on: tuple[str, ...] = ()) -> MigrationSource:
+def _source(
+    tmp_path: Path, name: str, table: str, depends_on: tuple[str, ...] = ()
+) -> MigrationSource:
     folder = tmp_path / name
     folder.mkdir()
     (folder / "001_initial.py").write_text(MIGRATION.format(table=table))

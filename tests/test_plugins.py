@@ -158,11 +158,7 @@ def test_register_commands_adds_a_command(tmp_path: Path) -> None:
 def test_every_hookspec_is_documented() -> None:
     text = DOCS.read_text()
     documented = set(re.findall(r"^###\s+`(\w+)", text, flags=re.MULTILINE))
-    specs = {
-        name
-        for name in dir(hookspecs)
-        if hasattr(getattr(hookspecs, name), "partsbin_spec")
-    }
+    specs = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "partsbin_spec")}
     assert specs, "no hookspecs found"
     assert specs - documented == set(), "hooks missing from docs/plugins.md"
     assert documented - specs == set(), "docs/plugins.md documents hooks that do not exist"

@@ -151,15 +151,19 @@ def create_attachment(path: SetPath) -> Response:
         )
         upload = request.files.get("file")
         title = request.form.get("title", "")
-        missing = [name for name, ok in (("file", upload is not None), ("title", title.strip())) if not ok]
+        missing = [
+            name for name, ok in (("file", upload is not None), ("title", title.strip())) if not ok
+        ]
         if missing:
             raise ValidationFailed(
                 f"missing required field(s): {', '.join(missing)}",
                 {"fields": {name: "Field required" for name in missing}},
             )
         assert upload is not None
-        with upload.stream as stream:
-            attachment = service.add_file(state, path.set_id, stream, title, upload.filename)
+        try:
+            attachment = service.add_file(state, path.set_id, upload.stream, title, upload.filename)
+        finally:
+            upload.close()
     elif mimetype == "application/json":
         body = UrlAttachmentIn.model_validate(_json_body())
         attachment = service.add_url(state, path.set_id, body.url, body.title)
@@ -202,7 +206,8 @@ def update_attachment(path: AttachmentPath, body: TitleIn) -> Response:
 
 
 @blueprint.delete(
-    f"{_SET}/attachments/<int:attachment_id>", responses={204: None, **error_responses(400, 404, 409)}
+    f"{_SET}/attachments/<int:attachment_id>",
+    responses={204: None, **error_responses(400, 404, 409)},
 )
 def delete_attachment(path: AttachmentPath) -> Response:
     """Delete an attachment; a deleted cover moves to the oldest remaining image."""
@@ -256,7 +261,9 @@ def archive(path: SetPath) -> Response:
     return response
 
 
-@blueprint.post("/attachment-preview", responses={200: PreviewOut, **error_responses(400, 413, 415, 422)})
+@blueprint.post(
+    "/attachment-preview", responses={200: PreviewOut, **error_responses(400, 413, 415, 422)}
+)
 def attachment_preview(body: PreviewIn) -> Response:
     """What a URL would become as an attachment (title, preview image), without saving."""
     from core.urlfetch.analyze import preview_url
@@ -270,5 +277,3 @@ def attachment_preview(body: PreviewIn) -> Response:
             "content_type": preview.content_type,
         }
     )
-
-

@@ -24,7 +24,7 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def error_responses(*statuses: int) -> dict[int, type[BaseModel]]:
+def error_responses(*statuses: int) -> dict[int | str, Any]:
     """``{status: ErrorBody}`` for each status, for route ``responses=``."""
     return dict.fromkeys(statuses, ErrorBody)
 

@@ -54,7 +54,7 @@ def archive_entries(storage: StorageDriver, attachments: list[Attachment]) -> li
     return [
         (attachment.s3_key, name)
         for attachment, name in archive_names(attachments)
-        if storage.stat(attachment.s3_key) is not None
+        if attachment.s3_key and storage.stat(attachment.s3_key) is not None
     ]
 
 

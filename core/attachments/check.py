@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from core.attachments.entities import entity_registry
 from core.attachments.models import Attachment, AttachmentSet
+from core.db import tuples
 from core.state import PartsbinState, get_state
 
 
@@ -22,8 +23,8 @@ def find_violations(state: PartsbinState) -> Iterator[str]:
     owners_of: dict[int, list[str]] = defaultdict(list)
     for entity in entity_registry(state).values():
         model = entity.model
-        pk = model._meta.primary_key  # type: ignore[attr-defined]
-        for row_id, set_id in model.select(pk, entity.set_column).tuples():
+        pk = model._meta.primary_key
+        for row_id, set_id in tuples(model.select(pk, entity.set_column)):
             if set_id is None:
                 yield f"{entity.name} {row_id} has no attachment set"
             else:
@@ -31,22 +32,23 @@ def find_violations(state: PartsbinState) -> Iterator[str]:
     for set_id, owners in sorted(owners_of.items()):
         if len(owners) > 1:
             yield f"attachment set {set_id} is shared by {', '.join(owners)}"
-    for (set_id,) in AttachmentSet.select(AttachmentSet.id).order_by(AttachmentSet.id).tuples():
+    for (set_id,) in tuples(AttachmentSet.select(AttachmentSet.id).order_by(AttachmentSet.id)):
         if set_id not in owners_of:
             yield f"attachment set {set_id} has no owner"
 
     covers = (
-        AttachmentSet.select(AttachmentSet.id, AttachmentSet.cover_attachment, Attachment.attachment_set)
+        AttachmentSet.select(
+            AttachmentSet.id, AttachmentSet.cover_attachment, Attachment.attachment_set
+        )
         .join(Attachment, on=(AttachmentSet.cover_attachment == Attachment.id))
         .where(Attachment.attachment_set != AttachmentSet.id)
-        .tuples()
     )
-    for set_id, cover_id, other_set in covers:
+    for set_id, cover_id, other_set in tuples(covers):
         yield f"attachment set {set_id} has cover {cover_id}, which belongs to set {other_set}"
 
     keys: dict[str, list[int]] = defaultdict(list)
-    query = Attachment.select(Attachment.id, Attachment.s3_key, Attachment.preview_s3_key).tuples()
-    for attachment_id, s3_key, preview_key in query:
+    query = Attachment.select(Attachment.id, Attachment.s3_key, Attachment.preview_s3_key)
+    for attachment_id, s3_key, preview_key in tuples(query):
         for key in (s3_key, preview_key):
             if key:
                 keys[key].append(attachment_id)

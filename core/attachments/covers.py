@@ -14,12 +14,15 @@ import peewee
 
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import sha256_of_key
+from core.db import tuples
 
 
 def has_image_content(attachment: Attachment) -> bool:
     """Whether the attachment holds stored image bytes."""
     return bool(
-        attachment.s3_key and attachment.content_type and attachment.content_type.startswith("image/")
+        attachment.s3_key
+        and attachment.content_type
+        and attachment.content_type.startswith("image/")
     )
 
 
@@ -53,9 +56,8 @@ def cover_urls(set_ids: Iterable[int]) -> dict[int, str | None]:
         AttachmentSet.select(AttachmentSet.id, Attachment.s3_key, Attachment.content_type)
         .join(Attachment, on=(AttachmentSet.cover_attachment == Attachment.id))
         .where(AttachmentSet.id.in_(ids))
-        .tuples()
     )
-    for set_id, s3_key, content_type in query:
+    for set_id, s3_key, content_type in tuples(query):
         if content_type and content_type.startswith("image/"):
             result[set_id] = cas_url(s3_key)
     return result

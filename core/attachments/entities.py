@@ -16,6 +16,7 @@ from typing import Any
 import peewee
 
 from core.attachments.models import AttachmentSet
+from core.db import tuples
 from core.plugins import PluginError, collect_list
 from core.state import PartsbinState
 
@@ -40,14 +41,14 @@ class AttachableEntity:
     @property
     def set_column(self) -> peewee.Field:
         """The model field that holds the set id."""
-        return getattr(self.model, self.set_field)  # type: ignore[no-any-return]
+        return getattr(self.model, self.set_field)
 
 
 def validate_entity(plugin: str, entity: Any) -> AttachableEntity:
     """Return ``entity`` if well-formed, else raise :class:`PluginError` naming the plugin."""
     if not isinstance(entity, AttachableEntity):
         raise PluginError(f"plugin {plugin!r} registered {entity!r}, not an AttachableEntity")
-    fields = entity.model._meta.fields  # type: ignore[attr-defined]
+    fields = entity.model._meta.fields
     for attr in (entity.set_field, entity.key_field):
         if attr not in fields:
             raise PluginError(
@@ -87,19 +88,21 @@ def create_owned_set() -> AttachmentSet:
 
 def create_owner(entity: AttachableEntity, **fields: Any) -> peewee.Model:
     """Insert an owner row together with its new set, in one transaction; return the row."""
-    db = entity.model._meta.database  # type: ignore[attr-defined]
+    db = entity.model._meta.database
     with db.atomic():
         attachment_set = create_owned_set()
         return entity.model.create(**{entity.set_field: attachment_set.id, **fields})
 
 
-def delete_owner(entity: AttachableEntity, row: peewee.Model, before: Callable[[], None] | None = None) -> int:
+def delete_owner(
+    entity: AttachableEntity, row: peewee.Model, before: Callable[[], None] | None = None
+) -> int:
     """Delete ``row`` and its set (and the set's attachment rows) in one transaction.
 
     ``before`` runs inside the transaction first (e.g. to delete dependent rows). Returns the
     deleted set's id. Blobs stay until garbage collection.
     """
-    db = entity.model._meta.database  # type: ignore[attr-defined]
+    db = entity.model._meta.database
     set_id = _set_id(entity, row)
     with db.atomic():
         if before is not None:
@@ -113,7 +116,7 @@ def delete_owner(entity: AttachableEntity, row: peewee.Model, before: Callable[[
 
 def _set_id(entity: AttachableEntity, row: peewee.Model) -> int:
     column = entity.set_column
-    return row.__data__.get(column.name)  # type: ignore[no-any-return]
+    return row.__data__.get(column.name)
 
 
 def backfill_sets(entity: AttachableEntity) -> int:
@@ -122,11 +125,11 @@ def backfill_sets(entity: AttachableEntity) -> int:
     Idempotent: a second run finds nothing to do.
     """
     model = entity.model
-    pk = model._meta.primary_key  # type: ignore[attr-defined]
-    db = model._meta.database  # type: ignore[attr-defined]
+    pk = model._meta.primary_key
+    db = model._meta.database
     count = 0
     with db.atomic():
-        missing = list(model.select(pk).where(entity.set_column.is_null(True)).tuples())
+        missing = list(tuples(model.select(pk).where(entity.set_column.is_null(True))))
         for (row_id,) in missing:
             new_set = create_owned_set()
             model.update({entity.set_column: new_set.id}).where(pk == row_id).execute()
@@ -138,9 +141,9 @@ def find_owner(state: PartsbinState, set_id: int) -> dict[str, Any] | None:
     """``{"type", "id", "key"}`` of the row owning set ``set_id``, or ``None`` if unowned."""
     for entity in entity_registry(state).values():
         model = entity.model
-        pk = model._meta.primary_key  # type: ignore[attr-defined]
+        pk = model._meta.primary_key
         key = getattr(model, entity.key_field)
-        row = model.select(pk, key).where(entity.set_column == set_id).tuples().first()
+        row = next(tuples(model.select(pk, key).where(entity.set_column == set_id).limit(1)), None)
         if row is not None:
             return {"type": entity.name, "id": row[0], "key": row[1]}
     return None

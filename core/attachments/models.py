@@ -17,6 +17,8 @@ class AttachmentSet(TimestampedModel):
         "Attachment", null=True, on_delete="SET NULL", column_name="cover_attachment_id"
     )
 
+    cover_attachment_id: int | None  # Peewee's accessor for the foreign key column
+
     class Meta:
         table_name = "attachment_sets"
 
@@ -40,6 +42,8 @@ class Attachment(TimestampedModel):
     filename = peewee.CharField(max_length=255, null=True)
     content_type = peewee.CharField(max_length=100, null=True)
     file_size = peewee.BigIntegerField(null=True)
+
+    attachment_set_id: int  # Peewee's accessor for the foreign key column
 
     class Meta:
         table_name = "attachments"

@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import peewee
 
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
-from core.cas.ingest import Readable, StoredBlob, ingest
+from core.cas.ingest import Readable, StoredBlob, ingest, store_spool
 from core.cas.sniff import is_image
+from core.cas.spool import IngestSpool
+from core.config import Settings
 from core.db import database_proxy, is_sqlite, utcnow
 from core.errors import Conflict, NotFound
 from core.state import PartsbinState
@@ -28,7 +31,7 @@ FILENAME_MAX = 255
 
 
 def fit_text(value: str | None, limit: int) -> str:
-    """``value`` with surrounding and internal line breaks collapsed, cut to ``limit`` characters."""
+    """``value`` with runs of whitespace collapsed to one space, cut to ``limit`` characters."""
     return " ".join((value or "").split())[:limit]
 
 
@@ -95,7 +98,9 @@ def _insert(set_id: int, fields: dict[str, Any], set_as_cover: bool = False) -> 
         attachment = Attachment.create(
             attachment_set=set_id, created_at=now, updated_at=now, **fields
         )
-        if set_as_cover or (attachment_set.cover_attachment_id is None and has_image_content(attachment)):
+        if set_as_cover or (
+            attachment_set.cover_attachment_id is None and has_image_content(attachment)
+        ):
             _set_cover_id(set_id, attachment.id)
     return attachment
 
@@ -106,14 +111,9 @@ def _set_cover_id(set_id: int, attachment_id: int | None) -> None:
     ).execute()
 
 
-def limits_for(state: PartsbinState):  # type: ignore[no-untyped-def]
-    """The size-limit function for uploads: images and other files have separate limits."""
-    settings = state.settings
-
-    def limit_for(content_type: str) -> int:
-        return settings.max_image_bytes if is_image(content_type) else settings.max_file_bytes
-
-    return limit_for
+def upload_limit(settings: Settings, content_type: str) -> int:
+    """The size limit for an upload of ``content_type``: images and other files differ."""
+    return settings.max_image_bytes if is_image(content_type) else settings.max_file_bytes
 
 
 def attachment_type_for(content_type: str) -> str:
@@ -130,7 +130,15 @@ def add_file(
     byte is read), 413, 415 or storage 503 — and in every error case no row is written.
     """
     get_set(set_id)
-    blob = ingest(state.storage, stream, limits_for(state), state.settings.allowed_types)
+    if isinstance(stream, IngestSpool):  # already hashed and checked while the body was parsed
+        blob = store_spool(state.storage, stream)
+    else:
+        blob = ingest(
+            state.storage,
+            stream,
+            partial(upload_limit, state.settings),
+            state.settings.allowed_types,
+        )
     attachment = _insert(set_id, _blob_fields(blob, title, filename))
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
@@ -156,7 +164,9 @@ def add_url(state: PartsbinState, set_id: int, url: str, title: str | None) -> A
 
     get_set(set_id)
     analysis = analyze_url(url, state.settings, state.storage)
-    chosen_title = fit_text(title, TITLE_MAX) or fit_text(analysis.title, TITLE_MAX) or url[:TITLE_MAX]
+    chosen_title = (
+        fit_text(title, TITLE_MAX) or fit_text(analysis.title, TITLE_MAX) or url[:TITLE_MAX]
+    )
     if analysis.blob is not None:
         fields = _blob_fields(analysis.blob, chosen_title, _filename_from_url(analysis.final_url))
         fields["url"] = url
@@ -229,8 +239,14 @@ def copy_attachment(
     fields = {
         name: getattr(source, name)
         for name in (
-            "attachment_type", "title", "s3_key", "preview_s3_key", "url", "filename",
-            "content_type", "file_size",
+            "attachment_type",
+            "title",
+            "s3_key",
+            "preview_s3_key",
+            "url",
+            "filename",
+            "content_type",
+            "file_size",
         )
     }
     attachment = _insert(set_id, fields, set_as_cover=set_as_cover)
@@ -240,7 +256,9 @@ def copy_attachment(
 
 def referenced_keys() -> peewee.Query:
     """A query over every CAS key attachments reference (``s3_key`` and ``preview_s3_key``)."""
-    files = Attachment.select(Attachment.s3_key.alias("key")).where(Attachment.s3_key.is_null(False))
+    files = Attachment.select(Attachment.s3_key.alias("key")).where(
+        Attachment.s3_key.is_null(False)
+    )
     previews = Attachment.select(Attachment.preview_s3_key.alias("key")).where(
         Attachment.preview_s3_key.is_null(False)
     )

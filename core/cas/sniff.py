@@ -10,7 +10,9 @@ import filetype
 SNIFF_BYTES = 8192
 
 _XML_DECL = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE\s+svg[^>]*>\s*)?", re.S)
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|script|iframe)\b", re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|script|iframe)\b", re.I | re.S
+)
 
 #: Types that can carry script when a browser renders them.
 ACTIVE_TYPES = frozenset(

@@ -119,7 +119,14 @@ def test_list_items_shape(client, set_id, upload) -> None:
     upload(set_id, make_png(), title="one")
     items = client.get(f"/api/attachment-sets/{set_id}/attachments").json
     assert len(items) == 1
-    assert set(items[0]) == {"id", "attachment_type", "title", "url", "attachment_url", "preview_url"}
+    assert set(items[0]) == {
+        "id",
+        "attachment_type",
+        "title",
+        "url",
+        "attachment_url",
+        "preview_url",
+    }
 
 
 def test_get_attachment_of_other_set_is_409(client, app, set_id, upload) -> None:
@@ -152,7 +159,8 @@ def test_malformed_json_is_400(client, set_id, upload) -> None:
     aid = upload(set_id, make_png()).json["id"]
     response = client.put(
         f"/api/attachment-sets/{set_id}/attachments/{aid}",
-        data="{not json", content_type="application/json",
+        data="{not json",
+        content_type="application/json",
     )
     assert response.status_code == 400
 
@@ -165,7 +173,10 @@ def test_first_image_becomes_cover(client, set_id, upload) -> None:
     assert cover["cover_attachment_id"] == image["id"]
     assert cover["cover_url"] == image["attachment_url"].split("?")[0]
     upload(set_id, make_png(color="green"))
-    assert client.get(f"/api/attachment-sets/{set_id}/cover").json["cover_attachment_id"] == image["id"]
+    assert (
+        client.get(f"/api/attachment-sets/{set_id}/cover").json["cover_attachment_id"]
+        == image["id"]
+    )
 
 
 def test_deleting_cover_moves_it_to_oldest_image(client, set_id, upload) -> None:
@@ -173,7 +184,12 @@ def test_deleting_cover_moves_it_to_oldest_image(client, set_id, upload) -> None
     upload(set_id, make_pdf())
     second = upload(set_id, make_png(color="green")).json["id"]
     third = upload(set_id, make_png(color="blue")).json["id"]
-    assert client.put(f"/api/attachment-sets/{set_id}/cover", json={"attachment_id": third}).status_code == 200
+    assert (
+        client.put(
+            f"/api/attachment-sets/{set_id}/cover", json={"attachment_id": third}
+        ).status_code
+        == 200
+    )
     assert client.delete(f"/api/attachment-sets/{set_id}/attachments/{third}").status_code == 204
     assert client.get(f"/api/attachment-sets/{set_id}/cover").json["cover_attachment_id"] == first
     client.delete(f"/api/attachment-sets/{set_id}/attachments/{first}")
@@ -185,7 +201,8 @@ def test_deleting_last_image_cover_clears_it(client, set_id, upload) -> None:
     upload(set_id, make_pdf())
     client.delete(f"/api/attachment-sets/{set_id}/attachments/{image}")
     assert client.get(f"/api/attachment-sets/{set_id}/cover").json == {
-        "cover_attachment_id": None, "cover_url": None
+        "cover_attachment_id": None,
+        "cover_url": None,
     }
 
 
@@ -218,9 +235,12 @@ def test_cover_null_and_delete_clear(client, set_id, upload) -> None:
     response = client.put(f"/api/attachment-sets/{set_id}/cover", json={"attachment_id": None})
     assert response.json == {"cover_attachment_id": None, "cover_url": None}
     upload(set_id, make_png(color="black"))
-    assert client.get(f"/api/attachment-sets/{set_id}/cover").json["cover_attachment_id"] is not None
+    assert (
+        client.get(f"/api/attachment-sets/{set_id}/cover").json["cover_attachment_id"] is not None
+    )
     assert client.delete(f"/api/attachment-sets/{set_id}/cover").json == {
-        "cover_attachment_id": None, "cover_url": None
+        "cover_attachment_id": None,
+        "cover_url": None,
     }
 
 
@@ -244,7 +264,9 @@ def test_copy_shares_bytes_and_can_set_cover(app, client, set_id, upload) -> Non
     copy = response.json
     assert copy["attachment_set_id"] == target
     assert copy["attachment_url"] == source["attachment_url"]
-    assert client.get(f"/api/attachment-sets/{target}/cover").json["cover_attachment_id"] == copy["id"]
+    assert (
+        client.get(f"/api/attachment-sets/{target}/cover").json["cover_attachment_id"] == copy["id"]
+    )
 
 
 def test_copy_of_missing_attachment_is_404(client, set_id) -> None:

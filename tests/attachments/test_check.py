@@ -26,5 +26,7 @@ def test_orphan_set_missing_blob_and_foreign_cover_are_named(app, set_id, upload
     result = app.test_cli_runner().invoke(cli, ["check"])
     assert result.exit_code == 1
     assert f"attachment set {set_id} has no owner" in result.output
-    assert f"attachment set {other.id} has cover {aid}, which belongs to set {set_id}" in result.output
+    assert (
+        f"attachment set {other.id} has cover {aid}, which belongs to set {set_id}" in result.output
+    )
     assert f"{key} is missing from storage (attachments {aid})" in result.output

@@ -1,0 +1,126 @@
+"""A write-once spool that hashes, counts, sniffs and limits bytes as they are written.
+
+:class:`IngestSpool` is what both the streaming ingest and the multipart parser write into, so an
+upload is checked while it arrives: a disallowed type fails after the first few KiB, an oversized
+file right after its limit, and the bytes are hashed in the same pass (no second read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Collection
+
+from core.cas.sniff import SNIFF_BYTES, detect_content_type
+from core.errors import PayloadTooLarge, UnsupportedMediaType
+
+#: Spooled in memory up to this size, then on disk.
+SPOOL_MEMORY_BYTES = 1024 * 1024
+
+
+class IngestSpool:
+    """A temp file that knows its SHA-256, size and content type once :meth:`finish` ran.
+
+    ``limit_for(content_type)`` gives the size limit; ``allowed_types`` (if given) the accepted
+    types. :meth:`write` raises :class:`UnsupportedMediaType` (415) as soon as the type is known
+    and not allowed, and :class:`PayloadTooLarge` (413) as soon as the limit is passed.
+    """
+
+    def __init__(
+        self,
+        limit_for: Callable[[str], int],
+        allowed_types: Collection[str] | None = None,
+    ) -> None:
+        self._limit_for = limit_for
+        self._allowed = allowed_types
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+        self._hasher = hashlib.sha256()
+        self._head = bytearray()
+        self._limit: int | None = None
+        self.size = 0
+        self.content_type: str | None = None
+        self.sha256: str | None = None
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, data: bytes) -> int:
+        """Append ``data``; raises 415/413 errors as described on the class."""
+        if self.sha256 is not None:
+            raise ValueError("spool is finished; no more writes")
+        self.size += len(data)
+        if self.content_type is None:
+            self._head += data[: max(0, SNIFF_BYTES - len(self._head))]
+            if len(self._head) >= SNIFF_BYTES:
+                self._decide_type()
+        if self._limit is not None and self.size > self._limit:
+            raise self._too_large()
+        self._hasher.update(data)
+        self._file.write(data)
+        return len(data)
+
+    def _decide_type(self) -> None:
+        content_type = detect_content_type(bytes(self._head))
+        if self._allowed is not None and content_type not in self._allowed:
+            raise UnsupportedMediaType(
+                f"content type {content_type} is not allowed "
+                f"(allowed: {', '.join(sorted(self._allowed))})",
+                {"detected_type": content_type},
+            )
+        self.content_type = content_type
+        self._limit = self._limit_for(content_type)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"file is larger than the {self._limit}-byte limit for {self.content_type}",
+            {"limit_bytes": self._limit, "content_type": self.content_type},
+        )
+
+    def finish(self) -> None:
+        """Mark the end of input: decide the type of short files and fix the hash. Idempotent."""
+        if self.sha256 is not None:
+            return
+        if self.content_type is None:
+            self._decide_type()
+            if self._limit is not None and self.size > self._limit:
+                raise self._too_large()
+        self.sha256 = self._hasher.hexdigest()
+        self._file.seek(0)
+
+    def fill_from(self, stream: object, chunk_bytes: int = 64 * 1024) -> IngestSpool:
+        """Write everything read from ``stream`` (anything with ``read(n)``), then finish."""
+        read = stream.read  # type: ignore[attr-defined]
+        while True:
+            chunk = read(chunk_bytes)
+            if not chunk:
+                break
+            self.write(chunk)
+        self.finish()
+        return self
+
+    # -- reading (after finish) ------------------------------------------------------------
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Seeking to the start ends writing (the multipart parser does this); returns position."""
+        if offset == 0 and whence == 0 and self.sha256 is None:
+            self.finish()
+        return self._file.seek(offset, whence)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._file.closed)
+
+    def __enter__(self) -> IngestSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
