@@ -126,18 +126,20 @@ def add_file(
 ) -> Attachment:
     """Store an uploaded file's bytes in the CAS, then add it to the set.
 
-    The type comes from the content. Raises :class:`NotFound` (unknown set; checked before any
-    byte is read), 413, 415 or storage 503 — and in every error case no row is written.
+    The type comes from the content, which must be sound (see :mod:`core.cas.validate`). Raises
+    :class:`NotFound` (unknown set; checked before any byte is read), 413, 415, 422 or storage
+    503 — and in every error case no row is written.
     """
     get_set(set_id)
     if isinstance(stream, IngestSpool):  # already hashed and checked while the body was parsed
-        blob = store_spool(state.storage, stream)
+        blob = store_spool(state.storage, stream, state.settings.thumbnail_max_pixels)
     else:
         blob = ingest(
             state.storage,
             stream,
             partial(upload_limit, state.settings),
             state.settings.allowed_types,
+            state.settings.thumbnail_max_pixels,
         )
     attachment = _insert(set_id, _blob_fields(blob, title, filename))
     state.plugin_manager.hook.attachment_created(attachment=attachment)

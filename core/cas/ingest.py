@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.cas.spool import IngestSpool
+from core.cas.validate import validate_content
 from storage_drivers.base import StorageDriver
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -50,13 +51,19 @@ def sha256_of_key(key: str | None) -> str | None:
     return None
 
 
-def store_spool(storage: StorageDriver, spool: IngestSpool) -> StoredBlob:
+def store_spool(
+    storage: StorageDriver, spool: IngestSpool, max_pixels: int | None = None
+) -> StoredBlob:
     """Put a finished spool's bytes under ``cas/<sha256>`` unless an object of that size is there.
 
-    Returns the stored blob. Raises :class:`storage_drivers.base.StorageUnavailable` when storage
-    is down (then nothing may reference the hash).
+    With ``max_pixels``, the content is first checked to be a sound file of its type
+    (:func:`core.cas.validate.validate_content`; 422 otherwise). Returns the stored blob. Raises
+    :class:`storage_drivers.base.StorageUnavailable` when storage is down (then nothing may
+    reference the hash).
     """
     spool.finish()
+    if max_pixels is not None:
+        validate_content(spool, max_pixels)
     assert spool.sha256 is not None and spool.content_type is not None
     blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
     existing = storage.stat(blob.key)
@@ -71,14 +78,17 @@ def ingest(
     stream: Readable,
     limit_for: Callable[[str], int],
     allowed_types: Collection[str] | None = None,
+    max_pixels: int | None = None,
 ) -> StoredBlob:
     """Read ``stream`` to its end through a spool, then store it in the CAS; return the blob.
 
     When this returns, the bytes are durably stored under ``cas/<sha256>``; callers insert database
     rows only afterwards. Raises :class:`core.errors.PayloadTooLarge` (413) as soon as the limit
     for the detected type is passed, :class:`core.errors.UnsupportedMediaType` (415) for a type not
-    in ``allowed_types``, and :class:`storage_drivers.base.StorageUnavailable` when storage is down.
+    in ``allowed_types``, :class:`core.errors.UnprocessableContent` (422) for broken content when
+    ``max_pixels`` is given (see :func:`store_spool`), and
+    :class:`storage_drivers.base.StorageUnavailable` when storage is down.
     """
     with IngestSpool(limit_for, allowed_types) as spool:
         spool.fill_from(stream)
-        return store_spool(storage, spool)
+        return store_spool(storage, spool, max_pixels)

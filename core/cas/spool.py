@@ -106,6 +106,9 @@ class IngestSpool:
     def read(self, size: int = -1) -> bytes:
         return self._file.read(size)
 
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        return self._file.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+
     def tell(self) -> int:
         return self._file.tell()
 

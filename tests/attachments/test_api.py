@@ -294,3 +294,36 @@ def test_archive_zip_streams_every_stored_file(client, set_id, upload) -> None:
 
 def test_set_names_no_owner_for_unowned_set(client, set_id) -> None:
     assert client.get(f"/api/attachment-sets/{set_id}").json["owner"] is None
+
+
+def test_truncated_png_is_422(client, set_id, upload) -> None:
+    png = make_png(200, 200)
+    response = upload(set_id, png[: len(png) // 2])
+    assert response.status_code == 422
+    assert response.json["code"] == "CORRUPT_IMAGE"
+
+
+def test_decompression_bomb_is_422(app, client, set_id, upload) -> None:
+    limit = get_state(app).settings.thumbnail_max_pixels
+    side = int(limit**0.5) + 100
+    out = io.BytesIO()
+    from PIL import Image
+
+    Image.new("1", (side, side)).save(out, "PNG")  # tiny file, huge pixel count
+    response = upload(set_id, out.getvalue())
+    assert response.status_code == 422
+    assert response.json["code"] == "IMAGE_TOO_MANY_PIXELS"
+
+
+def test_fake_pdf_is_422(client, set_id, upload) -> None:
+    response = upload(set_id, b"%PDF-1.7\n" + b"this is not a pdf at all\n" * 20)
+    assert response.status_code == 422
+    assert response.json["code"] == "CORRUPT_PDF"
+
+
+def test_polyglot_png_with_html_is_rejected(client, set_id, upload) -> None:
+    png = make_png()
+    response = upload(set_id, png + b"<html><script>alert(1)</script></html>")
+    assert response.status_code == 422
+    assert response.json["code"] == "POLYGLOT_CONTENT"
+    assert client.get(f"/api/attachment-sets/{set_id}/attachments").json == []

@@ -1,0 +1,97 @@
+"""Content checks for uploads: the bytes must really be what their type says, and harmless.
+
+Run on a finished :class:`~core.cas.spool.IngestSpool` before the blob is stored:
+
+- raster images must open with Pillow, stay under the pixel limit (decompression bombs) and pass
+  ``verify()`` (truncated or corrupt files);
+- PDFs must open with pdfium and have at least one page;
+- images and PDFs must not carry HTML or script markup in their first bytes (polyglots that a
+  browser could be tricked into rendering as a page).
+
+Every failure is a 422 :class:`core.errors.UnprocessableContent` naming the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from PIL import Image
+
+from core.cas.spool import IngestSpool
+from core.errors import UnprocessableContent
+
+_MARKUP = re.compile(rb"<(script|html|!doctype\s+html|iframe|body|svg)[\s>]", re.I)
+_RASTER = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
+
+
+def validate_content(spool: IngestSpool, max_pixels: int) -> None:
+    """Raise :class:`UnprocessableContent` unless the spooled bytes are a sound file of their type.
+
+    Leaves the spool positioned at 0.
+    """
+    content_type = spool.content_type
+    try:
+        if content_type in _RASTER or content_type == "application/pdf":
+            _reject_markup(spool, content_type)
+        if content_type in _RASTER:
+            _check_image(spool, content_type, max_pixels)
+        elif content_type == "application/pdf":
+            _check_pdf(spool)
+    finally:
+        spool.seek(0)
+
+
+def _reject_markup(spool: IngestSpool, content_type: str) -> None:
+    spool.seek(0)
+    if _MARKUP.search(spool.read(8192)):
+        raise UnprocessableContent(
+            f"file is {content_type} but also contains HTML or script markup (a polyglot)",
+            {"content_type": content_type},
+            code="POLYGLOT_CONTENT",
+        )
+
+
+def _check_image(spool: IngestSpool, content_type: str, max_pixels: int) -> None:
+    spool.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(spool) as image:  # type: ignore[arg-type]
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise UnprocessableContent(
+                        f"image is {width}x{height} pixels, more than the limit of {max_pixels}",
+                        {"width": width, "height": height, "max_pixels": max_pixels},
+                        code="IMAGE_TOO_MANY_PIXELS",
+                    )
+                image.verify()
+    except UnprocessableContent:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnprocessableContent(
+            f"image is a decompression bomb: {exc}", code="IMAGE_TOO_MANY_PIXELS"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
+        raise UnprocessableContent(
+            f"{content_type} image is truncated or corrupt: {exc}",
+            {"content_type": content_type},
+            code="CORRUPT_IMAGE",
+        ) from None
+
+
+def _check_pdf(spool: IngestSpool) -> None:
+    import pypdfium2
+
+    spool.seek(0)
+    try:
+        document = pypdfium2.PdfDocument(spool)
+    except Exception as exc:  # noqa: BLE001 - pdfium reports every failure as PdfiumError
+        raise UnprocessableContent(
+            f"file starts like a PDF but is not a readable PDF: {exc}", code="CORRUPT_PDF"
+        ) from None
+    try:
+        if len(document) < 1:
+            raise UnprocessableContent("PDF has no pages", code="CORRUPT_PDF")
+    finally:
+        document.close()
