@@ -1,4 +1,4 @@
-"""Concurrency against the real multi-worker server: dedup, cover rules, thumbnails, SQLite locks."""
+"""Concurrency on the real multi-worker server: dedup, cover rules, thumbnails, SQLite locks."""
 
 from __future__ import annotations
 

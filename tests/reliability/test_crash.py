@@ -1,4 +1,4 @@
-"""SIGKILL the server mid-upload: afterwards `check` finds no violation, `gc` removes only orphans."""
+"""SIGKILL the server mid-upload: then `check` finds no violation and `gc` removes only orphans."""
 
 from __future__ import annotations
 
