@@ -53,3 +53,9 @@ def test_readme_documents_every_setting() -> None:
     assert expected - documented == set(), "settings missing from README.md"
     driver_variables = {"PARTSBIN_MINIO_ACCESS_KEY", "PARTSBIN_MINIO_SECRET_KEY"}
     assert documented - expected - driver_variables == set(), "README.md documents unknown settings"
+
+
+def test_bad_url_fetch_allow_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTSBIN_URL_FETCH_ALLOW", "127.0.0.1/32, not-a-network")
+    with pytest.raises(ConfigError, match="PARTSBIN_URL_FETCH_ALLOW.*not-a-network"):
+        load_settings()

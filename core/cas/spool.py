@@ -107,7 +107,7 @@ class IngestSpool:
         return self._file.read(size)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
-        return self._file.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+        return self._file.readinto(buffer)
 
     def tell(self) -> int:
         return self._file.tell()
