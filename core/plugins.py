@@ -21,7 +21,12 @@ PROJECT_NAME = "partsbin"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 #: Modules registered in every app, in this order.
-DEFAULT_PLUGINS: tuple[str, ...] = ("storage_drivers.plugin", "core.attachments.plugin")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "storage_drivers.plugin",
+    "core.attachments.plugin",
+    "plugins.parts.plugin",
+    "plugins.kits.plugin",
+)
 
 T = TypeVar("T")
 

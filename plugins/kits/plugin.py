@@ -1,0 +1,52 @@
+"""The kits plugin's hook implementations (registered from ``core.plugins.DEFAULT_PLUGINS``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask_openapi3 import APIBlueprint
+
+from core.attachments.entities import AttachableEntity
+from core.migrations_runner import MigrationSource
+from core.plugins import hookimpl
+
+MIGRATIONS = MigrationSource(
+    "kits",
+    Path(__file__).resolve().parent / "migrations",
+    "migratehistory_kits",
+    depends_on=("parts",),
+)
+
+
+@hookimpl
+def register_migrations() -> list[MigrationSource]:
+    return [MIGRATIONS]
+
+
+@hookimpl
+def register_attachable_entities() -> list[AttachableEntity]:
+    from plugins.kits.service import KIT_ENTITY
+
+    return [KIT_ENTITY]
+
+
+@hookimpl
+def register_blueprints() -> list[APIBlueprint]:
+    from plugins.kits import api
+
+    return [api.blueprint]
+
+
+@hookimpl
+def part_kit_usages(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    from plugins.kits import usages
+
+    return usages.part_kit_usages(part_ids)
+
+
+@hookimpl
+def part_deletion_blockers(part_id: int) -> list[str]:
+    from plugins.kits import usages
+
+    return usages.part_deletion_blockers(part_id)

@@ -1,0 +1,118 @@
+"""``/api/parts``: parts, their kit usages, and attachment helpers scoped to parts."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
+
+from core.api.schemas import error_responses
+from core.attachments.views import attachment_full
+from core.state import get_state
+from plugins.parts import hook_calls, service, views
+from plugins.parts.schemas import (
+    CopyAttachmentIn,
+    CopyAttachmentOut,
+    PartCreateIn,
+    PartKitUsageList,
+    PartList,
+    PartListQuery,
+    PartOut,
+    PartPath,
+    PartUpdateIn,
+    UrlPreviewIn,
+    UrlPreviewOut,
+)
+
+blueprint = APIBlueprint("parts", __name__, url_prefix="/api", abp_tags=[Tag(name="parts")])
+
+_PART = "/parts/<key>"
+
+
+def _created(body: object) -> Response:
+    response = jsonify(body)
+    response.status_code = 201
+    return response
+
+
+@blueprint.get("/parts", responses={200: PartList, **error_responses(400)})
+def list_parts(query: PartListQuery) -> Response:
+    """Parts newest first. ``include`` adds ``kits`` and/or ``in_stock`` to each item.
+
+    The total number of matching parts is in the ``X-Total-Count`` header.
+    """
+    parts, total = service.list_parts(query.limit, query.offset, query.type_id)
+    response = jsonify(views.part_list(parts, query.include_tokens))
+    response.headers["X-Total-Count"] = str(total)
+    return response
+
+
+@blueprint.post("/parts", responses={201: PartOut, **error_responses(400, 404, 409)})
+def create_part(body: PartCreateIn) -> Response:
+    """Create a part (a random 4-letter key and an empty attachment set come with it).
+
+    An unknown ``type_id`` is a 404.
+    """
+    part = service.create_part(body.model_dump())
+    return _created(views.one_part(part))
+
+
+@blueprint.get(_PART, responses={200: PartOut, **error_responses(400, 404)})
+def get_part(path: PartPath) -> Response:
+    """One part by key; a malformed key (not 4 uppercase letters) is a 400."""
+    return jsonify(views.one_part(service.get_part(path.key)))
+
+
+@blueprint.put(_PART, responses={200: PartOut, **error_responses(400, 404)})
+def update_part(path: PartPath, body: PartUpdateIn) -> Response:
+    """Change exactly the fields sent; ``null`` clears a field (``description`` is required)."""
+    changes = body.model_dump(include=body.model_fields_set)
+    return jsonify(views.one_part(service.update_part(path.key, changes)))
+
+
+@blueprint.delete(_PART, responses={204: None, **error_responses(400, 404, 409)})
+def delete_part(path: PartPath) -> Response:
+    """Delete a part with its attachment set; a part still used (e.g. in a kit) is a 409
+    ``PART_IN_USE`` naming the users."""
+    service.delete_part(path.key)
+    return Response(status=204)
+
+
+@blueprint.get(f"{_PART}/kits", responses={200: PartKitUsageList, **error_responses(400, 404)})
+def part_kits(path: PartPath) -> Response:
+    """The kits using this part, by kit name."""
+    part = service.get_part(path.key)
+    usages = hook_calls.kit_usages([part.id])[part.id]
+    return jsonify([views.usage_json(usage) for usage in usages])
+
+
+@blueprint.post(
+    "/parts/copy-attachment", responses={200: CopyAttachmentOut, **error_responses(400, 404)}
+)
+def copy_attachment(body: CopyAttachmentIn) -> Response:
+    """Copy an attachment of any set into a part's set, sharing its stored bytes."""
+    attachment = service.copy_attachment_to_part(
+        body.target_part_key, body.attachment_id, body.set_as_cover
+    )
+    return jsonify({"attachment": attachment_full(attachment)})
+
+
+@blueprint.post(
+    "/parts/attachment-preview",
+    responses={200: UrlPreviewOut, **error_responses(400, 413, 415, 422)},
+)
+def attachment_preview(body: UrlPreviewIn) -> Response:
+    """What a URL would become as a part attachment (title, preview image), without saving.
+
+    Same answer as ``POST /api/attachment-preview``.
+    """
+    from core.urlfetch.analyze import preview_url
+
+    preview = preview_url(body.url, get_state().settings)
+    return jsonify(
+        {
+            "title": preview.title,
+            "image_url": preview.image_url,
+            "original_url": preview.original_url,
+            "content_type": preview.content_type,
+        }
+    )

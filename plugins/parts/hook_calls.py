@@ -1,0 +1,60 @@
+"""What other plugins know about parts, asked through hooks (so parts never imports them).
+
+Each function makes one hook call; every implementation answers for all given parts at once, so
+lists stay at a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+from core.state import get_state
+
+
+def _hook() -> Any:
+    manager: pluggy.PluginManager = get_state().plugin_manager
+    return manager.hook
+
+
+def kit_usages(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """``{part_id: [usage, ...]}`` for every given part (``[]`` when unused), usages of all
+    plugins merged and sorted by kit name then kit id."""
+    result: dict[int, list[dict[str, Any]]] = {part_id: [] for part_id in part_ids}
+    if not part_ids:
+        return result
+    for answer in _hook().part_kit_usages(part_ids=list(part_ids)):
+        for part_id, usages in (answer or {}).items():
+            if part_id in result:
+                result[part_id].extend(usages)
+    for usages in result.values():
+        usages.sort(key=_by_kit_name)
+    return result
+
+
+def _by_kit_name(usage: dict[str, Any]) -> tuple[str, int]:
+    return str(usage.get("kit_name", "")).lower(), int(usage.get("kit_id") or 0)
+
+
+def stock_levels(part_ids: list[int]) -> dict[int, int]:
+    """``{part_id: quantity in stock}`` for every given part; 0 when no plugin keeps stock.
+
+    When several plugins keep stock their quantities add up.
+    """
+    result = dict.fromkeys(part_ids, 0)
+    if not part_ids:
+        return result
+    for answer in _hook().stock_levels(part_ids=list(part_ids)):
+        for part_id, quantity in (answer or {}).items():
+            if part_id in result:
+                result[part_id] += int(quantity or 0)
+    return result
+
+
+def deletion_blockers(part_id: int) -> list[str]:
+    """Every plugin's reasons why part ``part_id`` cannot be deleted (empty: it can)."""
+    reasons: list[str] = []
+    for answer in _hook().part_deletion_blockers(part_id=part_id):
+        reasons.extend(str(reason) for reason in answer or [])
+    return reasons

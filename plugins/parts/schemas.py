@@ -1,0 +1,254 @@
+"""Request and response schemas of the parts API (pydantic; they document the OpenAPI spec).
+
+Request bodies refuse unknown fields; optional text that is blank becomes ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator
+
+from core.api.schemas import MAX_ID
+from plugins.fields import (
+    OptionalQueryId,
+    RowId,
+    StrictTextBody,
+    Text50,
+    Text100,
+    Text255,
+    Text500,
+)
+from plugins.parts.keys import KEY_PATTERN
+
+MAX_TAGS = 50
+TAG_MAX_LENGTH = 50
+MAX_INCLUDE_TOKENS = 10
+INCLUDE_MAX_LENGTH = 200
+#: ``include=`` tokens of ``GET /api/parts``: ``cover`` (``cover_url`` is always there; the token
+#: is accepted for clarity), ``kits`` (each part's kit usages), ``stock`` (``in_stock``).
+INCLUDE_TOKENS = ("cover", "kits", "stock")
+LIST_LIMIT_MAX = 1000
+
+
+def normalize_tags(tags: list[str] | None) -> list[str]:
+    """Drop blank tags and repeats (first occurrence wins); ``None`` is ``[]``."""
+    result: list[str] = []
+    for tag in tags or []:
+        if tag and tag not in result:
+            result.append(tag)
+    return result
+
+
+def parse_include(value: str | None) -> tuple[str, ...]:
+    """The tokens of an ``include`` list (``"kits, cover"`` -> ``("kits", "cover")``).
+
+    Raises ``ValueError`` naming the problem: more than :data:`MAX_INCLUDE_TOKENS` tokens or a
+    token not in :data:`INCLUDE_TOKENS`. Empty tokens are ignored.
+    """
+    raw = [token.strip() for token in (value or "").split(",")]
+    tokens = tuple(token for token in raw if token)
+    if len(tokens) > MAX_INCLUDE_TOKENS:
+        raise ValueError(f"at most {MAX_INCLUDE_TOKENS} tokens are allowed, got {len(tokens)}")
+    unknown = [token for token in tokens if token not in INCLUDE_TOKENS]
+    if unknown:
+        raise ValueError(
+            f"unknown token(s) {', '.join(repr(t) for t in unknown)}; "
+            f"known: {', '.join(INCLUDE_TOKENS)}"
+        )
+    return tokens
+
+
+Tag = Annotated[str, Field(max_length=TAG_MAX_LENGTH)]
+Tags = Annotated[list[Tag] | None, Field(max_length=MAX_TAGS), AfterValidator(normalize_tags)]
+Description = Annotated[str, Field(min_length=1, max_length=10_000)]
+PartKey = Annotated[str, Field(pattern=KEY_PATTERN, description="4 uppercase letters")]
+PinCount = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+# --- paths and queries --------------------------------------------------------------------
+
+
+class PartPath(BaseModel):
+    key: PartKey
+
+
+class TypePath(BaseModel):
+    type_id: RowId
+
+
+class TypeListQuery(BaseModel):
+    include_stats: bool = Field(default=False, description="add each type's part_count")
+
+
+class PartListQuery(BaseModel):
+    limit: int = Field(default=50, ge=1, le=LIST_LIMIT_MAX)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    type_id: OptionalQueryId = None
+    include: str | None = Field(
+        default=None,
+        max_length=INCLUDE_MAX_LENGTH,
+        description=(
+            f"comma-separated, at most {MAX_INCLUDE_TOKENS} of: {', '.join(INCLUDE_TOKENS)}"
+        ),
+    )
+
+    @field_validator("include")
+    @classmethod
+    def _known_tokens(cls, value: str | None) -> str | None:
+        parse_include(value)
+        return value
+
+    @property
+    def include_tokens(self) -> frozenset[str]:
+        """The validated ``include`` tokens."""
+        return frozenset(parse_include(self.include))
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+
+class TypeIn(StrictTextBody):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class PartFieldsIn(StrictTextBody):
+    """Every editable part field, optional (the base of both create and update)."""
+
+    manufacturer_code: Text255 = None
+    manufacturer: Text255 = None
+    product_page: Text500 = None
+    type_id: RowId | None = None
+    tags: Tags = None
+    package: Text100 = None
+    pin_count: PinCount | None = None
+    pin_pitch: Text50 = None
+    voltage_rating: Text100 = None
+    input_voltage: Text100 = None
+    output_voltage: Text100 = None
+    mounting_type: Text50 = None
+    series: Text100 = None
+    dimensions: Text100 = None
+
+
+class PartCreateIn(PartFieldsIn):
+    """A new part: ``description`` is required; everything else is optional."""
+
+    description: Description
+
+
+class PartUpdateIn(PartFieldsIn):
+    """``PUT /api/parts/{key}``: only the fields sent change; ``null`` clears a field (but
+    ``description`` cannot be cleared)."""
+
+    description: Description | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _description_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("description cannot be null")
+        return value
+
+
+class CopyAttachmentIn(StrictTextBody):
+    attachment_id: RowId
+    target_part_key: PartKey
+    set_as_cover: bool = False
+
+
+class UrlPreviewIn(StrictTextBody):
+    url: str = Field(min_length=1, max_length=2000)
+
+
+# --- responses (documentation) --------------------------------------------------------------
+
+
+class TypeOut(BaseModel):
+    id: int
+    name: str
+    part_count: int | None = Field(default=None, description="only with include_stats=true")
+    created_at: str
+    updated_at: str
+
+
+class TypeList(RootModel[list[TypeOut]]):
+    pass
+
+
+class TypeRef(BaseModel):
+    id: int
+    name: str
+
+
+class PartKitUsageOut(BaseModel):
+    kit_id: int
+    kit_name: str
+    status: str
+    build_target: int
+    required_per_unit: int
+    reserved_quantity: int
+    updated_at: str | None
+
+
+class PartKitUsageList(RootModel[list[PartKitUsageOut]]):
+    pass
+
+
+class PartOut(BaseModel):
+    key: str
+    description: str
+    manufacturer_code: str | None
+    manufacturer: str | None
+    product_page: str | None
+    type_id: int | None
+    type: TypeRef | None
+    tags: list[str]
+    package: str | None
+    pin_count: int | None
+    pin_pitch: str | None
+    voltage_rating: str | None
+    input_voltage: str | None
+    output_voltage: str | None
+    mounting_type: str | None
+    series: str | None
+    dimensions: str | None
+    attachment_set_id: int
+    cover_url: str | None
+    created_at: str
+    updated_at: str
+
+
+class PartListItem(PartOut):
+    kits: list[PartKitUsageOut] | None = Field(default=None, description="only with include=kits")
+    in_stock: int | None = Field(default=None, description="only with include=stock")
+
+
+class PartList(RootModel[list[PartListItem]]):
+    pass
+
+
+class PartAttachmentOut(BaseModel):
+    id: int
+    attachment_set_id: int
+    attachment_type: str
+    title: str
+    url: str | None
+    filename: str | None
+    content_type: str | None
+    file_size: int | None
+    created_at: str
+    updated_at: str
+    attachment_url: str | None
+    preview_url: str | None
+
+
+class CopyAttachmentOut(BaseModel):
+    attachment: PartAttachmentOut
+
+
+class UrlPreviewOut(BaseModel):
+    title: str
+    image_url: str | None
+    original_url: str
+    content_type: str

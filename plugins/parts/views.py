@@ -1,0 +1,91 @@
+"""JSON shapes of types and parts. List shapes batch every lookup (constant query count)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from core.attachments.covers import cover_urls
+from plugins.parts import hook_calls
+from plugins.parts.models import Part, PartType
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """ISO 8601 text of a timestamp, or ``None``."""
+    return value.isoformat() if value else None
+
+
+def type_json(row: PartType, part_count: int | None = None) -> dict[str, Any]:
+    """``{id, name, created_at, updated_at}``, plus ``part_count`` when given."""
+    result: dict[str, Any] = {"id": row.id, "name": row.name}
+    if part_count is not None:
+        result["part_count"] = part_count
+    result["created_at"] = iso(row.created_at)
+    result["updated_at"] = iso(row.updated_at)
+    return result
+
+
+def part_json(part: Part, cover_url: str | None) -> dict[str, Any]:
+    """The part as the API returns it. ``part`` must come with its type joined."""
+    part_type = part.part_type if isinstance(part.part_type, PartType) else None
+    return {
+        "key": part.key,
+        "description": part.description,
+        "manufacturer_code": part.manufacturer_code,
+        "manufacturer": part.manufacturer,
+        "product_page": part.product_page,
+        "type_id": part.type_id,
+        "type": {"id": part_type.id, "name": part_type.name} if part_type else None,
+        "tags": list(part.tags or []),
+        "package": part.package,
+        "pin_count": part.pin_count,
+        "pin_pitch": part.pin_pitch,
+        "voltage_rating": part.voltage_rating,
+        "input_voltage": part.input_voltage,
+        "output_voltage": part.output_voltage,
+        "mounting_type": part.mounting_type,
+        "series": part.series,
+        "dimensions": part.dimensions,
+        "attachment_set_id": part.attachment_set_id,
+        "cover_url": cover_url,
+        "created_at": iso(part.created_at),
+        "updated_at": iso(part.updated_at),
+    }
+
+
+def one_part(part: Part) -> dict[str, Any]:
+    """A single part with its cover URL (one query)."""
+    return part_json(part, cover_urls([part.attachment_set_id]).get(part.attachment_set_id))
+
+
+def usage_json(usage: dict[str, Any]) -> dict[str, Any]:
+    """A kit usage as the API returns it (timestamps as ISO text)."""
+    result = {
+        name: usage.get(name)
+        for name in (
+            "kit_id", "kit_name", "status", "build_target", "required_per_unit",
+            "reserved_quantity", "updated_at",
+        )
+    }
+    if isinstance(result["updated_at"], dt.datetime):
+        result["updated_at"] = iso(result["updated_at"])
+    return result
+
+
+def part_list(parts: Sequence[Part], include: Collection[str] = ()) -> list[dict[str, Any]]:
+    """List items: one cover query for all parts, plus one hook call per ``include`` token
+    (``kits`` adds ``kits: [usage...]``, ``stock`` adds ``in_stock``)."""
+    ids = [part.id for part in parts]
+    covers = cover_urls(part.attachment_set_id for part in parts)
+    usages = hook_calls.kit_usages(ids) if "kits" in include else None
+    stock = hook_calls.stock_levels(ids) if "stock" in include else None
+    items = []
+    for part in parts:
+        item = part_json(part, covers.get(part.attachment_set_id))
+        if usages is not None:
+            item["kits"] = [usage_json(usage) for usage in usages[part.id]]
+        if stock is not None:
+            item["in_stock"] = stock[part.id]
+        items.append(item)
+    return items

@@ -1,0 +1,56 @@
+"""The parts and kits plugins are built in, and their routes are documented in OpenAPI."""
+
+from __future__ import annotations
+
+from core.plugins import DEFAULT_PLUGINS
+
+ROUTES = {
+    "/api/types": {"get", "post"},
+    "/api/types/{type_id}": {"put", "delete"},
+    "/api/parts": {"get", "post"},
+    "/api/parts/{key}": {"get", "put", "delete"},
+    "/api/parts/{key}/kits": {"get"},
+    "/api/parts/copy-attachment": {"post"},
+    "/api/parts/attachment-preview": {"post"},
+    "/api/kits": {"get", "post"},
+    "/api/kits/{kit_id}": {"get", "patch", "delete"},
+    "/api/kits/{kit_id}/archive": {"post"},
+    "/api/kits/{kit_id}/unarchive": {"post"},
+    "/api/kits/{kit_id}/contents": {"post"},
+    "/api/kits/{kit_id}/contents/{content_id}": {"patch", "delete"},
+}
+
+
+def test_parts_and_kits_are_default_plugins() -> None:
+    assert {"plugins.parts.plugin", "plugins.kits.plugin"} <= set(DEFAULT_PLUGINS)
+
+
+def test_every_route_is_documented_with_its_errors(client) -> None:
+    paths = client.get("/api/docs/openapi.json").json["paths"]
+    for path, methods in ROUTES.items():
+        assert set(paths[path]) == methods, path
+        for method in methods:
+            operation = paths[path][method]
+            assert "400" in operation["responses"], (path, method)
+            assert operation.get("summary"), (path, method)
+
+
+def test_path_and_query_parameters_are_documented(client) -> None:
+    paths = client.get("/api/docs/openapi.json").json["paths"]
+    key = paths["/api/parts/{key}"]["get"]["parameters"][0]
+    assert key["in"] == "path" and key["schema"]["pattern"] == "^[A-Z]{4}$"
+    kit_id = paths["/api/kits/{kit_id}"]["get"]["parameters"][0]
+    assert kit_id["schema"]["maximum"] == 2**31 - 1
+    queried = {p["name"] for p in paths["/api/parts"]["get"]["parameters"]}
+    assert queried == {"limit", "offset", "type_id", "include"}
+    assert {p["name"] for p in paths["/api/kits"]["get"]["parameters"]} == {
+        "status", "query", "limit", "offset",
+    }
+
+
+def test_request_bodies_are_documented(client) -> None:
+    document = client.get("/api/docs/openapi.json").json
+    schemas = document["components"]["schemas"]
+    assert schemas["PartCreateIn"]["required"] == ["description"]
+    assert schemas["PartCreateIn"]["additionalProperties"] is False
+    assert "version" in schemas["KitContentUpdateIn"]["required"]
