@@ -6,6 +6,8 @@ Every test that takes ``app`` (or ``client``, ``db_url``) runs twice: ``[sqlite]
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,46 @@ from core.migrate import apply_migrations
 from core.state import get_state
 
 pytest_plugins = ["tests.servers.fixtures"]
+
+_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+def _is_loopback(host: object) -> bool:
+    try:
+        address = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return False
+    return address in _LOOPBACK or address == ipaddress.ip_address("::1")
+
+
+@pytest.fixture(autouse=True)
+def no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches beyond loopback: names never go to DNS, sockets only connect to loopback.
+
+    Host names other than ``localhost`` do not resolve (as if unknown), and a connection to any
+    non-loopback address fails the test. Fuzzed URL attachments therefore never leave the machine.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def getaddrinfo(
+        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in (None, "localhost"):
+            return real_getaddrinfo(host, port, family, type, proto, flags)
+        try:
+            return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and not _is_loopback(address[0]):
+            raise AssertionError(f"test tried to connect outside loopback: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -57,5 +57,5 @@ def test_readme_documents_every_setting() -> None:
 
 def test_bad_url_fetch_allow_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARTSBIN_URL_FETCH_ALLOW", "127.0.0.1/32, not-a-network")
-    with pytest.raises(ConfigError, match="PARTSBIN_URL_FETCH_ALLOW.*not-a-network"):
+    with pytest.raises(ConfigError, match=r"PARTSBIN_URL_FETCH_ALLOW.*not-a-network"):
         load_settings()

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
 from core.api.schemas import MAX_ID, StrictBody, error_responses
 from core.attachments import service, views
@@ -37,6 +37,10 @@ class AttachmentItem(BaseModel):
     url: str | None
     attachment_url: str | None
     preview_url: str | None
+
+
+class AttachmentList(RootModel[list[AttachmentItem]]):
+    """The set's attachments, oldest first."""
 
 
 class AttachmentFull(AttachmentItem):
@@ -128,7 +132,7 @@ def get_attachment_set(path: SetPath) -> Response:
     return jsonify(views.attachment_set(row, attachments, owner))
 
 
-@blueprint.get(f"{_SET}/attachments", responses={200: AttachmentItem, **error_responses(400, 404)})
+@blueprint.get(f"{_SET}/attachments", responses={200: AttachmentList, **error_responses(400, 404)})
 def list_attachments(path: SetPath) -> Response:
     """The set's attachments, oldest first."""
     return jsonify([views.attachment_item(a) for a in service.list_attachments(path.set_id)])

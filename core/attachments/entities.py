@@ -18,7 +18,7 @@ import peewee
 from core.attachments.models import AttachmentSet
 from core.db import tuples
 from core.plugins import PluginError, collect_list
-from core.state import PartsbinState
+from core.state import PartsbinState, get_state
 
 
 @dataclass(frozen=True)
@@ -96,14 +96,16 @@ def create_owner(entity: AttachableEntity, **fields: Any) -> peewee.Model:
 
 def delete_owner(
     entity: AttachableEntity, row: peewee.Model, before: Callable[[], None] | None = None
-) -> int:
+) -> int | None:
     """Delete ``row`` and its set (and the set's attachment rows) in one transaction.
 
-    ``before`` runs inside the transaction first (e.g. to delete dependent rows). Returns the
+    ``before`` runs inside the transaction first (e.g. to delete dependent rows or to refuse
+    the deletion by raising). After the commit, the ``entity_deleted`` hook fires. Returns the
     deleted set's id. Blobs stay until garbage collection.
     """
     db = entity.model._meta.database
     set_id = _set_id(entity, row)
+    row_id = row.get_id()
     with db.atomic():
         if before is not None:
             before()
@@ -111,6 +113,9 @@ def delete_owner(
         if set_id is not None:
             AttachmentSet.update(cover_attachment=None).where(AttachmentSet.id == set_id).execute()
             AttachmentSet.delete().where(AttachmentSet.id == set_id).execute()
+    get_state().plugin_manager.hook.entity_deleted(
+        entity_type=entity.name, entity_id=row_id, attachment_set_id=set_id
+    )
     return set_id
 
 

@@ -15,7 +15,6 @@ import peewee
 from core.attachments.entities import AttachableEntity, create_owner, delete_owner
 from core.db import database_proxy, utcnow
 from core.errors import Conflict, NotFound
-from core.state import get_state
 from plugins.kits.models import ACTIVE, ARCHIVED, Kit, KitContent
 from plugins.parts.models import Part
 
@@ -136,16 +135,14 @@ def unarchive_kit(kit_id: int) -> Kit:
 
 
 def delete_kit(kit_id: int) -> None:
-    """Delete a kit, its contents, its set and the set's attachments; fire ``entity_deleted``."""
+    """Delete a kit, its contents, its set and the set's attachments (the core fires
+    ``entity_deleted``)."""
     kit = get_kit(kit_id)
 
     def delete_contents() -> None:
         KitContent.delete().where(KitContent.kit == kit_id).execute()
 
-    set_id = delete_owner(KIT_ENTITY, kit, before=delete_contents)
-    get_state().plugin_manager.hook.entity_deleted(
-        entity_type=KIT_ENTITY.name, entity_id=kit_id, attachment_set_id=set_id
-    )
+    delete_owner(KIT_ENTITY, kit, before=delete_contents)
 
 
 # --- contents -----------------------------------------------------------------------------

@@ -125,20 +125,17 @@ def _refuse_if_used(part: Part) -> None:
 
 
 def delete_part(key: str) -> None:
-    """Delete a part with its set and the set's attachments; then fire ``entity_deleted``.
+    """Delete a part with its set and the set's attachments (the core fires ``entity_deleted``).
 
     Raises :class:`NotFound`, or :class:`Conflict` (``PART_IN_USE``) when a plugin reports a
     blocker (e.g. a kit lists the part), also when the blocker appears during the deletion.
     """
     part = get_part(key)
     try:
-        set_id = delete_owner(PART_ENTITY, part, before=lambda: _refuse_if_used(part))
+        delete_owner(PART_ENTITY, part, before=lambda: _refuse_if_used(part))
     except peewee.IntegrityError:
         _refuse_if_used(part)
         raise
-    get_state().plugin_manager.hook.entity_deleted(
-        entity_type=PART_ENTITY.name, entity_id=part.id, attachment_set_id=set_id
-    )
 
 
 def list_parts(limit: int, offset: int, type_id: int | None = None) -> tuple[list[Part], int]:
