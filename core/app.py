@@ -78,9 +78,10 @@ def create_app(
     errors.init_app(app)
     _init_request_logging(app)
 
-    from core.api import health
+    from core.api import cas, health
 
     app.register_api(health.blueprint)
+    app.register_api(cas.blueprint)
     for _plugin, blueprint in collect_list(pm, "register_blueprints", app=app):
         app.register_api(blueprint)
     return app

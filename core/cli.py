@@ -153,3 +153,8 @@ def main() -> None:
 from core.attachments.check import check_command  # noqa: E402 - commands defined in their modules
 
 cli.add_command(check_command)
+
+
+from core.cas.cli import gc_command  # noqa: E402
+
+cli.add_command(gc_command)

@@ -1,0 +1,240 @@
+"""core.cas.gc: what garbage collection keeps and removes (SQLite and PostgreSQL).
+
+Blobs are made "old" by moving the GC's clock forward (``now=``), never by sleeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from core.attachments.models import Attachment, AttachmentSet
+from core.cas.gc import collect_garbage, parse_grace
+from core.cas.ingest import StoredBlob
+from core.cas.thumbnails import thumbnail_key
+from core.plugins import hookimpl
+from core.state import get_state
+from storage_drivers.base import StorageDriver
+from tests.cas.conftest import AgelessLocalDriver, png, put_blob, use_timed_storage
+
+GRACE = dt.timedelta(hours=24)
+LATER = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)  # every blob made by a test is "old"
+
+
+class ReferencingPlugin:
+    """A plugin whose ``referenced_blobs`` answer the test controls."""
+
+    def __init__(self) -> None:
+        self.hashes: list[str] | None = None
+
+    @hookimpl
+    def referenced_blobs(self) -> list[str] | None:
+        return self.hashes
+
+
+@pytest.fixture
+def plugin() -> ReferencingPlugin:
+    return ReferencingPlugin()
+
+
+@pytest.fixture
+def app_plugins(plugin: ReferencingPlugin) -> list[object]:
+    return [plugin]
+
+
+@pytest.fixture
+def storage(app: Flask, tmp_path: Path) -> StorageDriver:
+    return use_timed_storage(app, tmp_path / "gc-blobs")
+
+
+def blob(app: Flask, data: bytes) -> StoredBlob:
+    return put_blob(app, data)
+
+
+def thumb(storage: StorageDriver, sha256: str, size: int = 100) -> str:
+    key = thumbnail_key(sha256, size)
+    storage.put(key, io.BytesIO(b"jpeg"), 4)
+    return key
+
+
+def attach(app: Flask, **keys: str | None) -> Attachment:
+    database = get_state(app).database
+    with database.bind_ctx([AttachmentSet, Attachment]):
+        attachment_set = AttachmentSet.create()
+        return Attachment.create(
+            attachment_set=attachment_set, attachment_type="image", title="t", **keys
+        )
+
+
+def keys(storage: StorageDriver) -> set[str]:
+    return {stat.key for stat in storage.iter_keys("")}
+
+
+def gc(app: Flask, **kwargs: Any):
+    kwargs.setdefault("now", LATER)
+    with app.app_context():
+        return collect_garbage(get_state(app), kwargs.pop("grace", GRACE), **kwargs)
+
+
+# --- grace parsing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("0", 0), ("30s", 30), ("15m", 900), ("24h", 86400), ("7d", 604800), ("45", 45),
+     (" 2H ", 7200)],
+)
+def test_grace_forms(text: str, seconds: int) -> None:
+    assert parse_grace(text) == dt.timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "-1h", "1.5h", "1w", "h", "24 hours", "99999999999d"])
+def test_bad_grace_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="grace period"):
+        parse_grace(text)
+
+
+# --- what is kept and removed -----------------------------------------------------------------
+
+
+def test_removes_old_orphans_and_their_thumbnails(app: Flask, storage: StorageDriver) -> None:
+    orphan = blob(app, b"orphan")
+    thumb_key = thumb(storage, orphan.sha256)
+    report = gc(app)
+    assert keys(storage) == set()
+    assert report.removed == 2
+    assert report.bytes_freed == len(b"orphan") + 4
+    assert set(report.removed_keys) == {orphan.key, thumb_key}
+
+
+def test_keeps_blobs_referenced_by_attachments(app: Flask, storage: StorageDriver) -> None:
+    photo = blob(app, png())
+    preview = blob(app, b"preview image")
+    attach(app, s3_key=photo.key)
+    attach(app, s3_key=None, preview_s3_key=preview.key)
+    photo_thumb = thumb(storage, photo.sha256)
+    report = gc(app)
+    assert keys(storage) == {photo.key, preview.key, photo_thumb}
+    assert report.removed == 0 and report.kept == 3
+
+
+def test_keeps_young_orphans(app: Flask, storage: StorageDriver) -> None:
+    young = blob(app, b"uploading")
+    young_thumb = thumb(storage, young.sha256)
+    report = gc(app, now=dt.datetime.now(dt.UTC))
+    assert keys(storage) == {young.key, young_thumb}
+    assert report.removed == 0
+
+
+def test_zero_grace_removes_orphans_in_one_run(app: Flask, storage: StorageDriver) -> None:
+    orphan = blob(app, b"orphan")
+    gc(app, grace=dt.timedelta(0), now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    assert orphan.key not in keys(storage)
+
+
+def test_blobs_of_unknown_age_are_kept(app: Flask, tmp_path: Path) -> None:
+    get_state(app).storage = AgelessLocalDriver(str(tmp_path / "ageless"))
+    orphan = blob(app, b"no mtime")
+    report = gc(app)
+    assert report.removed == 0
+    assert get_state(app).storage.exists(orphan.key)
+
+
+def test_removes_thumbnails_whose_blob_is_gone(app: Flask, storage: StorageDriver) -> None:
+    kept = blob(app, b"kept")
+    attach(app, s3_key=kept.key)
+    stray = thumb(storage, "7" * 64, 50)
+    report = gc(app)
+    assert keys(storage) == {kept.key}
+    assert report.removed_keys == [stray]
+
+
+def test_keeps_thumbnails_of_young_blobs(app: Flask, storage: StorageDriver) -> None:
+    young = blob(app, b"young")
+    key = thumb(storage, young.sha256)
+    gc(app, now=dt.datetime.now(dt.UTC))
+    assert key in keys(storage)
+
+
+def test_never_touches_foreign_keys(app: Flask, storage: StorageDriver) -> None:
+    for key in ("cas/not-a-hash", "thumbs/readme.txt", "other/thing"):
+        storage.put(key, io.BytesIO(b"x"), 1)
+    gc(app)
+    assert keys(storage) == {"cas/not-a-hash", "thumbs/readme.txt", "other/thing"}
+
+
+def test_dry_run_removes_nothing_but_reports(app: Flask, storage: StorageDriver) -> None:
+    orphan = blob(app, b"orphan")
+    thumb(storage, orphan.sha256)
+    before = keys(storage)
+    report = gc(app, dry_run=True)
+    assert keys(storage) == before
+    assert report.dry_run and report.removed == 2
+    assert "would remove 2" in report.summary()
+
+
+def test_respects_the_referenced_blobs_hook(
+    app: Flask, storage: StorageDriver, plugin: ReferencingPlugin
+) -> None:
+    by_hash = blob(app, b"kit photo")
+    by_key = blob(app, b"kit manual")
+    orphan = blob(app, b"nobody")
+    plugin.hashes = [by_hash.sha256, by_key.key, "not a hash", orphan.sha256 + "\n"]
+    gc(app)
+    assert keys(storage) == {by_hash.key, by_key.key}
+    assert orphan.key not in keys(storage)
+
+
+def test_rechecks_references_right_before_deleting(app: Flask, storage: StorageDriver) -> None:
+    late = blob(app, b"referenced during the run")
+
+    @contextmanager
+    def insert_row_before_removal(
+        iterable: Iterable[Any], *, label: str, length: int | None
+    ) -> Any:
+        if label == "removing":
+            attach(app, s3_key=late.key)  # an upload commits its row after the listing
+        yield iterable
+
+    report = gc(app, progress=insert_row_before_removal)
+    assert late.key in keys(storage)
+    assert report.removed == 0
+
+
+def test_is_idempotent(app: Flask, storage: StorageDriver) -> None:
+    blob(app, b"orphan")
+    attach(app, s3_key=blob(app, b"kept").key)
+    first = gc(app)
+    second = gc(app)
+    assert first.removed == 1
+    assert second.removed == 0 and second.kept == first.kept
+
+
+def test_summary_counts_objects_and_bytes(app: Flask, storage: StorageDriver) -> None:
+    attach(app, s3_key=blob(app, b"k" * 1500).key)
+    blob(app, b"r" * 200)
+    report = gc(app)
+    assert (report.scanned, report.kept, report.removed) == (2, 1, 1)
+    assert (report.bytes_kept, report.bytes_freed) == (1500, 200)
+    assert report.summary() == "scanned 2 objects: kept 1 (1.5 KB), removed 1 (200 B)"
+
+
+def test_progress_sees_every_phase(app: Flask, storage: StorageDriver) -> None:
+    blob(app, b"orphan")
+    seen: list[tuple[str, int | None]] = []
+
+    def record(
+        iterable: Iterable[Any], *, label: str, length: int | None
+    ) -> AbstractContextManager[Iterable[Any]]:
+        seen.append((label, length))
+        return contextmanager(lambda: (yield iterable))()
+
+    gc(app, progress=record)
+    assert seen == [("scanning blobs", None), ("scanning thumbnails", None), ("removing", 1)]
