@@ -16,7 +16,7 @@ from core.cas.spool import IngestSpool
 from core.cas.validate import validate_content
 from storage_drivers.base import StorageDriver
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # use with fullmatch
 
 
 class Readable(Protocol):
@@ -39,14 +39,14 @@ class StoredBlob:
 
 def cas_key(sha256: str) -> str:
     """The storage key of a hash. Raises ``ValueError`` unless ``sha256`` is 64 lowercase hex."""
-    if not SHA256_HEX.match(sha256):
+    if not SHA256_HEX.fullmatch(sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     return f"cas/{sha256}"
 
 
 def sha256_of_key(key: str | None) -> str | None:
     """The hash in a ``cas/<sha256>`` key, or ``None`` for anything else."""
-    if key and key.startswith("cas/") and SHA256_HEX.match(key[4:]):
+    if key and key.startswith("cas/") and SHA256_HEX.fullmatch(key[4:]):
         return key[4:]
     return None
 
