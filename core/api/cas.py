@@ -8,7 +8,6 @@ a 302 to the storage's presigned URL when that is safe (see :func:`_redirect_all
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from flask_openapi3.types import ResponseDict
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from core.api.schemas import QueryModel
 from core.cas import thumbnails
 from core.cas.ingest import SHA256_HEX, cas_key
 from core.cas.serving import (
@@ -64,28 +64,7 @@ class CasPath(BaseModel):
         return value
 
 
-class _SchemaCachedModel(BaseModel):
-    """A model whose JSON schema is built once per set of arguments.
-
-    flask-openapi3 4.x calls ``model_json_schema()`` of the query model on *every* request (to
-    find list-valued fields); building it costs more than the rest of a 304. Each caller gets a
-    fresh copy (decoded from cached JSON), so nothing can alter the cached schema.
-    """
-
-    @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        key = (cls, args, tuple(sorted(kwargs.items())))
-        encoded = _SCHEMAS.get(key)
-        if encoded is None:
-            encoded = _SCHEMAS[key] = json.dumps(super().model_json_schema(*args, **kwargs))
-        schema: dict[str, Any] = json.loads(encoded)
-        return schema
-
-
-_SCHEMAS: dict[tuple[Any, ...], str] = {}
-
-
-class CasQuery(_SchemaCachedModel):
+class CasQuery(QueryModel):
     """Query parameters of ``/api/cas/<sha256>``."""
 
     content_type: str | None = Field(

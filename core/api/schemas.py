@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 #: Largest id accepted in a path (PostgreSQL integer); larger ids are a 400, not a 500.
 MAX_ID = 2**31 - 1
@@ -29,4 +30,22 @@ def error_responses(*statuses: int) -> dict[int | str, Any]:
     return dict.fromkeys(statuses, ErrorBody)
 
 
-Id = Field(ge=1, le=MAX_ID)
+class QueryModel(BaseModel):
+    """Base of query-string models: the JSON schema is built once per set of arguments.
+
+    flask-openapi3 4.x calls ``model_json_schema()`` of a route's query model on *every* request
+    (to find list-valued fields), which costs more than a whole 304. Each caller gets a fresh
+    copy (decoded from cached JSON), so nothing can alter the cached schema.
+    """
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        encoded = _SCHEMAS.get(key)
+        if encoded is None:
+            encoded = _SCHEMAS[key] = json.dumps(super().model_json_schema(*args, **kwargs))
+        schema: dict[str, Any] = json.loads(encoded)
+        return schema
+
+
+_SCHEMAS: dict[tuple[Any, ...], str] = {}

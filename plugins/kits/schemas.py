@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel, ValidationInfo, field_validator
 
-from core.api.schemas import MAX_ID
+from core.api.schemas import MAX_ID, QueryModel
 from plugins.fields import LongText, RowId, StrictTextBody
 
 #: Upper bound of ``build_target`` and ``required_per_unit`` (keeps products far from overflow).
@@ -29,7 +29,7 @@ class KitContentPath(KitPath):
     content_id: RowId
 
 
-class KitListQuery(BaseModel):
+class KitListQuery(QueryModel):
     status: Literal["active", "archived"] | None = Field(
         default=None, description="only kits with this status (default: both)"
     )

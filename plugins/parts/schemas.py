@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator
 
-from core.api.schemas import MAX_ID
+from core.api.schemas import MAX_ID, QueryModel
 from plugins.fields import (
     OptionalQueryId,
     RowId,
@@ -77,11 +77,11 @@ class TypePath(BaseModel):
     type_id: RowId
 
 
-class TypeListQuery(BaseModel):
+class TypeListQuery(QueryModel):
     include_stats: bool = Field(default=False, description="add each type's part_count")
 
 
-class PartListQuery(BaseModel):
+class PartListQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=LIST_LIMIT_MAX)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
     type_id: OptionalQueryId = None
