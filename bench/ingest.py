@@ -113,7 +113,10 @@ def measure(storage_url: str, size: int) -> tuple[float, float]:
     the allocator would otherwise hide growth); return (seconds, RSS growth MB)."""
     completed = subprocess.run(
         [sys.executable, "-m", "bench.ingest", storage_url, str(size)],
-        check=True, capture_output=True, text=True, timeout=900,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     return float(result["seconds"]), float(result["growth_mb"])
@@ -133,16 +136,29 @@ def run(args: argparse.Namespace) -> None:
                     url = remote_storage_url(kind, server, bucket, kind)
                 for size in sizes:
                     seconds, growth = measure(url, size)
-                    rows.append([
-                        kind, _label(size), seconds, size / MB / seconds,
-                        f"{reference[size] / seconds:.2f}x", growth,
-                        "yes" if growth < RSS_LIMIT_MB else "NO",
-                    ])
+                    rows.append(
+                        [
+                            kind,
+                            _label(size),
+                            seconds,
+                            size / MB / seconds,
+                            f"{reference[size] / seconds:.2f}x",
+                            growth,
+                            "yes" if growth < RSS_LIMIT_MB else "NO",
+                        ]
+                    )
                     print(f"  {kind} {_label(size)}: {size / MB / seconds:.0f} MB/s", flush=True)
     print_table(
         "ingest() per driver (SeaweedFS on loopback for s3/minio)",
-        ["driver", "size", "seconds", "MB/s", "speed vs sha256sum", "peak RSS growth MB",
-         f"< {RSS_LIMIT_MB} MB"],
+        [
+            "driver",
+            "size",
+            "seconds",
+            "MB/s",
+            "speed vs sha256sum",
+            "peak RSS growth MB",
+            f"< {RSS_LIMIT_MB} MB",
+        ],
         rows,
     )
 

@@ -101,8 +101,10 @@ def run(args: argparse.Namespace) -> None:
                 Scenario("GET /health/healthz (baseline)", "/health/healthz", {}, 200),
                 Scenario("GET 100 KB blob", f"/api/cas/{blob.sha256}", {}, 200),
                 Scenario(
-                    "GET If-None-Match", f"/api/cas/{blob.sha256}",
-                    {"If-None-Match": f'"{blob.sha256}"'}, 304,
+                    "GET If-None-Match",
+                    f"/api/cas/{blob.sha256}",
+                    {"If-None-Match": f'"{blob.sha256}"'},
+                    304,
                 ),
                 Scenario(
                     "GET Range 1 KiB", f"/api/cas/{blob.sha256}", {"Range": "bytes=0-1023"}, 206

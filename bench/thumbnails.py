@@ -89,16 +89,31 @@ def run(args: argparse.Namespace) -> None:
                     started = time.perf_counter()
                     response = client.get(url)
                     warm.append(time.perf_counter() - started)
-                rows.append([
-                    label, f"{blobs[0].size / 1e6:.1f} MB", size, median(cold) * 1000,
-                    max(cold) * 1000, median(warm) * 1000, percentile(warm, 99) * 1000,
-                    f"{len(response.data) / 1000:.0f} KB",
-                ])
+                rows.append(
+                    [
+                        label,
+                        f"{blobs[0].size / 1e6:.1f} MB",
+                        size,
+                        median(cold) * 1000,
+                        max(cold) * 1000,
+                        median(warm) * 1000,
+                        percentile(warm, 99) * 1000,
+                        f"{len(response.data) / 1000:.0f} KB",
+                    ]
+                )
                 print(f"  {label} -> {size}: cold {median(cold) * 1000:.0f} ms", flush=True)
         storage.close()
     print_table(
         "Thumbnails, in-process, local storage",
-        ["source", "source size", "N", "cold p50 ms", "cold max ms", "warm p50 ms", "warm p99 ms",
-         "thumbnail"],
+        [
+            "source",
+            "source size",
+            "N",
+            "cold p50 ms",
+            "cold max ms",
+            "warm p50 ms",
+            "warm p99 ms",
+            "thumbnail",
+        ],
         rows,
     )

@@ -11,10 +11,11 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*")  # fullmatch
 
 
 class StorageError(Exception):
@@ -46,6 +47,8 @@ class BlobStat:
 
     key: str
     size: int
+    #: When the object was last written (timezone-aware UTC), or None if the backend cannot tell.
+    modified: datetime | None = field(default=None, compare=False)
 
 
 def check_key(key: str) -> str:
@@ -54,7 +57,7 @@ def check_key(key: str) -> str:
     A safe key is a ``/``-separated path of segments made of letters, digits, ``.``, ``_`` and
     ``-`` that do not start with ``.`` or ``-``: no absolute paths, no ``..``, no empty segments.
     """
-    if len(key) > 1024 or not KEY_PATTERN.match(key):
+    if len(key) > 1024 or not KEY_PATTERN.fullmatch(key):
         raise InvalidKey(f"invalid storage key {key!r}")
     return key
 
@@ -65,7 +68,7 @@ def check_prefix(prefix: str) -> str:
     A safe prefix is empty, or a safe key (see :func:`check_key`) optionally followed by ``/``:
     ``"cas/"``, ``"cas/ab"`` and ``"thumbs"`` are safe; ``"/x"``, ``"../"`` and ``"a//"`` are not.
     """
-    if prefix and not KEY_PATTERN.match(prefix.removesuffix("/")):
+    if prefix and not KEY_PATTERN.fullmatch(prefix.removesuffix("/")):
         raise InvalidKey(f"invalid storage key prefix {prefix!r}")
     return prefix
 

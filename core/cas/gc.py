@@ -89,7 +89,7 @@ def blob_modified(stat: BlobStat) -> dt.datetime | None:
 
     Reads ``BlobStat.modified``; a naive datetime is taken as UTC.
     """
-    modified: dt.datetime | None = getattr(stat, "modified", None)
+    modified = stat.modified
     if modified is not None and modified.tzinfo is None:
         modified = modified.replace(tzinfo=dt.UTC)
     return modified
@@ -259,12 +259,15 @@ def collect_garbage(
         for index, item in enumerate(items):
             if index % RECHECK_BATCH == 0:
                 rescued = _still_referenced(state, work[index : index + RECHECK_BATCH])
-            _remove(state, item, rescued, report, dry_run)
+            _remove(state, item, rescued, report, dry_run, now - grace)
     log.info(
         "gc finished",
         extra={
-            "dry_run": dry_run, "scanned": report.scanned, "kept": report.kept,
-            "removed": report.removed, "bytes_freed": report.bytes_freed,
+            "dry_run": dry_run,
+            "scanned": report.scanned,
+            "kept": report.kept,
+            "removed": report.removed,
+            "bytes_freed": report.bytes_freed,
         },
     )
     return report
@@ -278,15 +281,29 @@ def _still_referenced(state: PartsbinState, batch: list[_Candidate | BlobStat]) 
     return attachment_references(state, keys) | plugin_references(state)
 
 
+def _refreshed(state: PartsbinState, blob: BlobStat, cutoff: dt.datetime) -> bool:
+    """Whether the blob was written again since it was listed (an upload deduplicated onto it).
+
+    Uploads that find their blob already stored rewrite it when it is old (see
+    :func:`core.cas.ingest.store_spool`), so a fresh modification time means "in use now".
+    """
+    current = state.storage.stat(blob.key)
+    if current is None:
+        return False
+    modified = blob_modified(current)
+    return modified is None or modified > cutoff
+
+
 def _remove(
     state: PartsbinState,
     item: _Candidate | BlobStat,
     rescued: set[str],
     report: GcReport,
     dry_run: bool,
+    cutoff: dt.datetime,
 ) -> None:
     if isinstance(item, _Candidate):
-        if _hash_in_key(item.blob.key) in rescued:
+        if _hash_in_key(item.blob.key) in rescued or _refreshed(state, item.blob, cutoff):
             for stat in (item.blob, *item.thumbnails):
                 report.count_kept(stat)
             return

@@ -7,10 +7,7 @@ suite's ``app`` fixture (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import io
-import os
 import socket
 import struct
 import zlib
@@ -132,32 +129,6 @@ HTML = b"<!doctype html><html><body><script>alert(document.domain)</script></bod
 # --- storage doubles ------------------------------------------------------------------------
 
 
-_NATIVE_MODIFIED = "modified" in {f.name for f in dataclasses.fields(BlobStat)}
-
-
-@dataclasses.dataclass(frozen=True)
-class TimedStat(BlobStat):
-    """A :class:`BlobStat` with the ``modified`` field GC needs (until drivers report it)."""
-
-    modified: dt.datetime | None = None
-
-
-class TimedLocalDriver(LocalDriver):
-    """The local driver, reporting each file's mtime as ``BlobStat.modified``."""
-
-    def _timed(self, stat: BlobStat) -> BlobStat:
-        mtime = os.stat(self.path_for(stat.key)).st_mtime
-        return TimedStat(stat.key, stat.size, dt.datetime.fromtimestamp(mtime, dt.UTC))
-
-    def stat(self, key: str) -> BlobStat | None:
-        found = super().stat(key)
-        return None if found is None else self._timed(found)
-
-    def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
-        for found in super().iter_keys(prefix):
-            yield self._timed(found)
-
-
 class AgelessLocalDriver(LocalDriver):
     """The local driver, reporting no modification time at all (``modified=None``)."""
 
@@ -168,8 +139,6 @@ class AgelessLocalDriver(LocalDriver):
 
 def use_timed_storage(app: Flask, root: Path) -> StorageDriver:
     """Give ``app`` a local driver on ``root`` that reports modification times."""
-    driver: StorageDriver = (
-        LocalDriver(str(root)) if _NATIVE_MODIFIED else TimedLocalDriver(str(root))
-    )
+    driver: StorageDriver = LocalDriver(str(root))
     get_state(app).storage = driver
     return driver

@@ -1,0 +1,285 @@
+"""A storage driver for MinIO and other S3-compatible servers, through the ``minio`` SDK.
+
+URL::
+
+    minio://host:9000/bucket[/key/prefix]?secure=false&access_key=...&secret_key=...
+        &region=us-east-1&create_bucket=true&connect_timeout=5&read_timeout=30
+
+``secure`` defaults to ``true`` (HTTPS); ``region`` defaults to ``us-east-1`` (giving it avoids a
+bucket-location request). Credentials come from the URL, else from the environment variables
+``PARTSBIN_MINIO_ACCESS_KEY`` and ``PARTSBIN_MINIO_SECRET_KEY``; with neither, requests are
+anonymous. An optional path after the bucket is a key prefix. Requests are retried twice at most.
+
+The bucket is checked when the driver is built: missing -> :class:`StorageMisconfigured` (or
+created with ``create_bucket=true``); unreachable or refused credentials ->
+:class:`StorageUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, BinaryIO
+
+from storage_drivers.base import (
+    BlobNotFound,
+    BlobStat,
+    StorageDriver,
+    StorageMisconfigured,
+    StorageUnavailable,
+    check_key,
+    check_prefix,
+)
+from storage_drivers.s3_common import (
+    BUCKET_PROBE_PREFIX,
+    S3Target,
+    check_bucket_name,
+    classify_s3_error,
+    root_prefix,
+    unreachable,
+)
+from storage_drivers.streams import CHUNK_SIZE, ClosingIterator, SizeCheckingReader, check_range
+from storage_drivers.url_params import bool_param, parse_storage_url, seconds_param
+
+try:
+    import certifi
+    import urllib3
+    from minio import Minio
+    from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+except ImportError as exc:  # pragma: no cover - reported when a driver is built
+    _IMPORT_ERROR: ImportError | None = exc
+else:
+    _IMPORT_ERROR = None
+
+_PARAMS = (
+    "secure",
+    "access_key",
+    "secret_key",
+    "region",
+    "create_bucket",
+    "connect_timeout",
+    "read_timeout",
+)
+ACCESS_KEY_ENV = "PARTSBIN_MINIO_ACCESS_KEY"
+SECRET_KEY_ENV = "PARTSBIN_MINIO_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
+#: Part size of streaming uploads of unknown length; up to 3 parts are buffered at once.
+PART_SIZE = 16 * 1024 * 1024
+
+
+class MinioDriver(StorageDriver):
+    """Stores objects in one bucket of an S3-compatible server (optionally under a key prefix)."""
+
+    scheme = "minio"
+
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        *,
+        prefix: str = "",
+        secure: bool = True,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str = "us-east-1",
+        create_bucket: bool = False,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        """Build the client for ``endpoint`` (``host[:port]``) and check the bucket."""
+        if _IMPORT_ERROR is not None:
+            raise StorageMisconfigured(
+                "the minio storage driver needs the minio SDK: pip install minio"
+            ) from _IMPORT_ERROR
+        check_bucket_name(bucket)
+        if (access_key is None) != (secret_key is None):
+            raise StorageMisconfigured("minio storage needs access_key and secret_key, or neither")
+        self.bucket = bucket
+        self._root = root_prefix(prefix)
+        self._http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            # Like boto3's "standard" mode: retry connection errors and 5xx replies, twice.
+            retries=urllib3.Retry(
+                total=2,
+                backoff_factor=0.2,
+                status_forcelist=(500, 502, 503, 504),
+                raise_on_status=False,
+            ),
+            maxsize=20,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        )
+        try:
+            self._client = Minio(
+                endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                secure=secure,
+                region=region,
+                http_client=self._http,
+            )
+        except ValueError as exc:
+            raise StorageMisconfigured(f"bad minio endpoint {endpoint!r}: {exc}") from exc
+        scheme = "https" if secure else "http"
+        self._target = S3Target("MinIO", f"{scheme}://{endpoint}", bucket, access_key)
+        self._ensure_bucket(create_bucket)
+
+    @classmethod
+    def from_url(cls, url: str) -> MinioDriver:
+        """Build from ``minio://host:port/bucket[/prefix]?...`` (see the module docstring)."""
+        parsed = parse_storage_url(url, scheme="minio", allowed_params=_PARAMS)
+        if not parsed.netloc or "@" in parsed.netloc:
+            raise StorageMisconfigured(
+                f"minio storage URL {parsed.redacted!r} must name host:port (credentials go in "
+                "the access_key and secret_key parameters)"
+            )
+        bucket, _, prefix = parsed.path.lstrip("/").partition("/")
+        if not bucket:
+            raise StorageMisconfigured(f"minio storage URL {parsed.redacted!r} names no bucket")
+        params = parsed.params
+        access_key = params.get("access_key", os.environ.get(ACCESS_KEY_ENV))
+        secret_key = params.get("secret_key", os.environ.get(SECRET_KEY_ENV))
+        return cls(
+            parsed.netloc,
+            bucket,
+            prefix=prefix,
+            secure=bool_param(params, "secure", True),
+            access_key=access_key or None,
+            secret_key=secret_key or None,
+            region=params.get("region") or "us-east-1",
+            create_bucket=bool_param(params, "create_bucket", False),
+            connect_timeout=seconds_param(params, "connect_timeout", 5.0),
+            read_timeout=seconds_param(params, "read_timeout", 30.0),
+        )
+
+    def _ensure_bucket(self, create: bool) -> None:
+        # A listing rather than HEAD: its error replies carry a code saying what is wrong.
+        try:
+            probe = self._root + BUCKET_PROBE_PREFIX
+            next(iter(self._client.list_objects(self.bucket, prefix=probe)), None)
+            return
+        except S3Error as exc:
+            if exc.code != "NoSuchBucket":
+                raise self._translate(exc, None) from exc
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise self._translate(exc, None) from exc
+        if not create:
+            raise StorageMisconfigured(
+                f"bucket {self.bucket!r} does not exist at {self._target.endpoint}; "
+                "create it or add create_bucket=true to the storage URL"
+            )
+        try:
+            self._client.make_bucket(self.bucket)
+        except S3Error as exc:
+            if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise self._translate(exc, None) from exc
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise self._translate(exc, None) from exc
+
+    # --- operations ----------------------------------------------------------------------
+
+    def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+        """Upload with ``put_object(length=-1, part_size=16 MiB)`` (multipart above 16 MiB).
+
+        Raises :class:`ValueError` (storing nothing) if ``size`` is given and the stream yields a
+        different number of bytes; exceptions raised by ``stream`` propagate unchanged.
+        """
+        name = self._name(key)
+        reader: Any = SizeCheckingReader(stream, size)
+        with self._errors(key=None):
+            self._client.put_object(self.bucket, name, reader, length=-1, part_size=PART_SIZE)
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """GET the object (ranged unless reading it whole) and stream the body in 64 KiB chunks.
+
+        A ``start`` past the end of the object yields nothing.
+        """
+        check_range(start, end)
+        length = 0 if end is None else end - start + 1
+        try:
+            response = self._client.get_object(
+                self.bucket, self._name(key), offset=start, length=length
+            )
+        except S3Error as exc:
+            if exc.code == "InvalidRange":
+                return ClosingIterator(iter(()), lambda: None)
+            raise self._translate(exc, key) from exc
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise self._translate(exc, key) from exc
+
+        def release() -> None:
+            response.close()
+            response.release_conn()
+
+        return ClosingIterator(self._chunks(response, key), release)
+
+    def _chunks(self, response: Any, key: str) -> Iterator[bytes]:
+        with self._errors(key):
+            yield from response.stream(CHUNK_SIZE)
+
+    def stat(self, key: str) -> BlobStat | None:
+        try:
+            result = self._client.stat_object(self.bucket, self._name(key))
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            error = self._translate(exc, key)
+            if isinstance(error, BlobNotFound):
+                return None
+            raise error from exc
+        return BlobStat(key, int(result.size or 0), result.last_modified)
+
+    def delete(self, key: str) -> None:
+        name = self._name(key)
+        try:
+            self._client.remove_object(self.bucket, name)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            error = self._translate(exc, key)
+            if not isinstance(error, BlobNotFound):
+                raise error from exc
+
+    def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
+        """List recursively; the SDK pages through ListObjectsV2 transparently."""
+        check_prefix(prefix)
+        skip = len(self._root)
+        with self._errors(key=None):
+            for item in self._client.list_objects(
+                self.bucket, prefix=self._root + prefix, recursive=True
+            ):
+                if not item.is_dir and item.object_name is not None:
+                    yield BlobStat(item.object_name[skip:], int(item.size or 0), item.last_modified)
+
+    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
+        """Return a SigV4 presigned GET URL (computed locally, no request is made)."""
+        with self._errors(key):
+            return self._client.presigned_get_object(
+                self.bucket, self._name(key), expires=timedelta(seconds=expires_seconds)
+            )
+
+    def close(self) -> None:
+        self._http.clear()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _name(self, key: str) -> str:
+        return self._root + check_key(key)
+
+    @contextlib.contextmanager
+    def _errors(self, key: str | None) -> Iterator[None]:
+        """Translate minio and urllib3 errors raised inside the block; others pass through."""
+        try:
+            yield
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            raise self._translate(exc, key) from exc
+
+    def _translate(self, exc: Exception, key: str | None) -> StorageUnavailable | BlobNotFound:
+        if isinstance(exc, S3Error):
+            status = exc.response.status if exc.response is not None else None
+            return classify_s3_error(self._target, exc.code, status, exc.message or "", key)
+        if isinstance(exc, ServerError):
+            return classify_s3_error(self._target, None, exc.status_code, str(exc), key)
+        if isinstance(exc, InvalidResponseError):
+            return StorageUnavailable(
+                f"{self._target.service} endpoint {self._target.endpoint} sent a non-S3 answer: "
+                f"{exc}"
+            )
+        return unreachable(self._target, exc)
