@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from core import db, errors
 from core.api.schemas import ErrorBody
@@ -24,6 +25,9 @@ from core.state import PartsbinState, get_state
 from storage_drivers.registry import open_storage
 
 log = logging.getLogger("partsbin.http")
+
+#: Largest JSON request body; file uploads have their own, larger limits.
+MAX_JSON_BYTES = 1024 * 1024
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
@@ -57,6 +61,8 @@ def create_app(
     )
     app.request_class = PartsbinRequest
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Bodies other than uploads (which raise it per request) are small JSON documents.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config["MAX_FORM_PARTS"] = 100
 
@@ -75,6 +81,7 @@ def create_app(
     app.extensions["partsbin"] = state
     entity_registry(state)  # validate plugin registrations now, not on first use
     db.init_app(app, state.database)
+    app.before_request(_parse_json_body)
     errors.init_app(app)
     _init_request_logging(app)
 
@@ -85,6 +92,29 @@ def create_app(
     for _plugin, blueprint in collect_list(pm, "register_blueprints", app=app):
         app.register_api(blueprint)
     return app
+
+
+def _parse_json_body() -> None:
+    """Parse a JSON body up front, so malformed JSON is a clear 400 wherever it is sent.
+
+    Werkzeug caches the result, so views and flask-openapi3 do not parse it again. Nesting
+    deep enough to exhaust the parser's recursion is malformed too, not a 500.
+    """
+    has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+    if not request.is_json or not has_body:
+        return
+    try:
+        request.get_json(silent=False)
+    except RecursionError:
+        raise errors.ValidationFailed(
+            "request body is not valid JSON: nested too deeply", code="MALFORMED_JSON"
+        ) from None
+    except HTTPException as exc:
+        if exc.code == 413:
+            raise
+        raise errors.ValidationFailed(
+            "request body is not valid JSON", code="MALFORMED_JSON"
+        ) from None
 
 
 def _validation_error_response(exc: ValidationError) -> Response:

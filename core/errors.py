@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import peewee
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -124,8 +124,13 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if status >= 500:
             return _internal_error(exc)
+        message = exc.description or exc.name
+        details: dict[str, Any] = {}
+        if status == 413 and request.max_content_length is not None:
+            message = f"request body is larger than the {request.max_content_length}-byte limit"
+            details = {"limit_bytes": request.max_content_length}
         response = error_response(
-            status, exc.description or exc.name, _HTTP_CODES.get(status, exc.name.upper())
+            status, message, _HTTP_CODES.get(status, exc.name.upper()), details
         )
         if status == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
