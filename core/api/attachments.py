@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context
@@ -272,12 +273,4 @@ def attachment_preview(body: PreviewIn) -> Response:
     """What a URL would become as an attachment (title, preview image), without saving."""
     from core.urlfetch.analyze import preview_url
 
-    preview = preview_url(body.url, get_state().settings)
-    return jsonify(
-        {
-            "title": preview.title,
-            "image_url": preview.image_url,
-            "original_url": preview.original_url,
-            "content_type": preview.content_type,
-        }
-    )
+    return jsonify(asdict(preview_url(body.url, get_state().settings)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
@@ -107,12 +109,4 @@ def attachment_preview(body: UrlPreviewIn) -> Response:
     """
     from core.urlfetch.analyze import preview_url
 
-    preview = preview_url(body.url, get_state().settings)
-    return jsonify(
-        {
-            "title": preview.title,
-            "image_url": preview.image_url,
-            "original_url": preview.original_url,
-            "content_type": preview.content_type,
-        }
-    )
+    return jsonify(asdict(preview_url(body.url, get_state().settings)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import core.urlfetch.analyze as analyze
 
 BAD_COPY_BODIES = [
@@ -73,9 +71,9 @@ def test_copy_validation_errors_are_400_naming_the_field(client, subtests) -> No
 def test_attachment_preview_answers_like_the_core_endpoint(client, monkeypatch) -> None:
     seen: list[str] = []
 
-    def fake_preview(url: str, settings: object) -> SimpleNamespace:
+    def fake_preview(url: str, settings: object) -> analyze.UrlPreview:
         seen.append(url)
-        return SimpleNamespace(
+        return analyze.UrlPreview(
             title="Datasheet", image_url="https://example.com/a.png", original_url=url,
             content_type="webpage",
         )
