@@ -65,7 +65,7 @@ _PARAMS = (
 ACCESS_KEY_ENV = "PARTSBIN_MINIO_ACCESS_KEY"
 SECRET_KEY_ENV = "PARTSBIN_MINIO_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
 #: Part size of streaming uploads of unknown length; up to 3 parts are buffered at once.
-PART_SIZE = 16 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024
 
 
 class MinioDriver(StorageDriver):
@@ -180,7 +180,7 @@ class MinioDriver(StorageDriver):
     # --- operations ----------------------------------------------------------------------
 
     def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
-        """Upload with ``put_object(length=-1, part_size=16 MiB)`` (multipart above 16 MiB).
+        """Upload with ``put_object(length=-1, part_size=8 MiB)``, one part at a time.
 
         Raises :class:`ValueError` (storing nothing) if ``size`` is given and the stream yields a
         different number of bytes; exceptions raised by ``stream`` propagate unchanged.
@@ -188,7 +188,10 @@ class MinioDriver(StorageDriver):
         name = self._name(key)
         reader: Any = SizeCheckingReader(stream, size)
         with self._errors(key=None):
-            self._client.put_object(self.bucket, name, reader, length=-1, part_size=PART_SIZE)
+            # One part in flight: the SDK holds each part in memory (and copies it once).
+            self._client.put_object(
+                self.bucket, name, reader, length=-1, part_size=PART_SIZE, num_parallel_uploads=1
+            )
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """GET the object (ranged unless reading it whole) and stream the body in 64 KiB chunks.

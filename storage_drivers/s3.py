@@ -141,11 +141,12 @@ class S3Driver(StorageDriver):
         self._transfer = TransferConfig(
             multipart_threshold=_PART_SIZE,
             multipart_chunksize=_PART_SIZE,
-            max_concurrency=4,
+            max_concurrency=2,
             use_threads=True,
         )
-        # Parts read from a non-seekable stream are buffered; bound that memory to 6 parts.
-        self._transfer.max_in_memory_upload_chunks = 6
+        # Parts read from a non-seekable stream are buffered in memory: bound them to 2 parts
+        # (16 MiB), which keeps a 1 GB upload under the 64 MB memory budget.
+        self._transfer.max_in_memory_upload_chunks = 2
         self._region = region
         self._probe_prefix = self._root + BUCKET_PROBE_PREFIX
         self._ensure_bucket(create_bucket)
