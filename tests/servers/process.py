@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
@@ -81,6 +82,29 @@ def stop_process(process: subprocess.Popen[bytes], *, grace: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def wait_until_stopped(pid: int, *, timeout: float = 5.0) -> None:
+    """Wait until every thread of ``pid`` is stopped (after SIGSTOP), reading ``/proc`` (Linux).
+
+    SIGSTOP takes effect asynchronously: a busy multi-threaded server can still answer a request
+    right after ``kill()`` returns. Raises :class:`TimeoutError` if it does not stop in time.
+    """
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return  # not Linux: nothing to check
+    deadline = time.monotonic() + timeout
+    while True:
+        states = []
+        for stat in tasks.glob("*/stat"):
+            with contextlib.suppress(OSError):
+                # The state follows the command name, which is in parentheses and may hold spaces.
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        if states and all(state in ("T", "t") for state in states):
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"process {pid} did not stop within {timeout} s (states {states})")
+        time.sleep(0.005)
 
 
 def die_with_parent() -> Callable[[], None] | None:

@@ -35,6 +35,7 @@ from tests.servers.process import (
     stop_process,
     track,
     untrack,
+    wait_until_stopped,
 )
 
 #: Environment variables weed would turn into extra logins or buckets; never passed to it.
@@ -223,10 +224,14 @@ class SeaweedServer:
         self._terminate()
 
     def pause(self) -> None:
-        """Freeze the process (SIGSTOP): connections are accepted but never answered."""
+        """Freeze the process (SIGSTOP): connections are accepted but never answered.
+
+        Returns once every thread has stopped.
+        """
         if self._process is None:
             raise SeaweedServerError("the server is not running")
         self._process.send_signal(signal.SIGSTOP)
+        wait_until_stopped(self._process.pid)
 
     def resume(self) -> None:
         """Thaw a paused process (SIGCONT)."""

@@ -7,22 +7,13 @@ to the session's SeaweedFS server, each test under its own key prefix of the sha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from storage_drivers.base import StorageDriver
 from storage_drivers.registry import BUILTIN_DRIVERS, open_storage
 from tests.storage.targets import remote_url
-
-SERVER_FIXTURES = "tests.servers.fixtures"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # tests/conftest.py loads the server fixtures for the whole suite; this keeps
-    # `pytest tests/storage` working on its own.
-    if not config.pluginmanager.has_plugin(SERVER_FIXTURES):
-        config.pluginmanager.import_plugin(SERVER_FIXTURES)
-
 
 DRIVER_KINDS = [
     pytest.param("file", id="local"),
@@ -39,10 +30,10 @@ def driver_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def driver_url(driver_kind: str, request: pytest.FixtureRequest, tmp_path_factory) -> str:
+def driver_url(driver_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A storage URL for an empty namespace of the driver under test."""
     if driver_kind == "file":
-        return f"file://{tmp_path_factory.mktemp('blobs')}"
+        return f"file://{tmp_path / 'blobs'}"
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket")
     prefix = request.getfixturevalue("s3_prefix")
