@@ -16,12 +16,13 @@ import peewee
 
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
-from core.cas.ingest import Readable, StoredBlob, ingest, store_spool
+from core.cas.ingest import Readable, StoredBlob, ingest, sha256_of_key, store_spool
+from core.cas.locks import lock_blob
 from core.cas.sniff import is_image
 from core.cas.spool import IngestSpool
 from core.config import Settings
 from core.db import database_proxy, is_sqlite, utcnow
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, ServiceUnavailable
 from core.state import PartsbinState
 
 log = logging.getLogger("partsbin.attachments")
@@ -91,18 +92,39 @@ def get_attachment(set_id: int, attachment_id: int) -> Attachment:
     return attachment
 
 
-def _insert(set_id: int, fields: dict[str, Any], set_as_cover: bool = False) -> Attachment:
-    """Insert an attachment and apply the cover rule, in one locked transaction."""
+def _insert(
+    state: PartsbinState, set_id: int, fields: dict[str, Any], set_as_cover: bool = False
+) -> Attachment:
+    """Insert an attachment and apply the cover rule, in one locked transaction.
+
+    The blobs the row references are locked and checked to exist inside the same transaction
+    (see :mod:`core.cas.locks`), so garbage collection cannot delete them between the check and
+    the commit. A blob that vanished is a 503 (retry), never a row pointing at nothing.
+    """
     with locked_set(set_id) as attachment_set:
+        for key in (fields.get("s3_key"), fields.get("preview_s3_key")):
+            _ensure_blob(state, key)
         now = utcnow()
         attachment = Attachment.create(
             attachment_set=set_id, created_at=now, updated_at=now, **fields
         )
-        if set_as_cover or (
-            attachment_set.cover_attachment_id is None and has_image_content(attachment)
-        ):
+        first_image = attachment_set.cover_attachment_id is None and has_image_content(attachment)
+        if set_as_cover or first_image:
             _set_cover_id(set_id, attachment.id)
     return attachment
+
+
+def _ensure_blob(state: PartsbinState, key: str | None) -> None:
+    sha = sha256_of_key(key)
+    if key is None or sha is None:
+        return
+    lock_blob(state.database, sha)
+    if state.storage.stat(key) is None:
+        raise ServiceUnavailable(
+            f"the stored file {key} was removed while it was being attached; try again",
+            {"key": key},
+            code="BLOB_GONE",
+        )
 
 
 def _set_cover_id(set_id: int, attachment_id: int | None) -> None:
@@ -141,7 +163,7 @@ def add_file(
             state.settings.allowed_types,
             state.settings.thumbnail_max_pixels,
         )
-    attachment = _insert(set_id, _blob_fields(blob, title, filename))
+    attachment = _insert(state, set_id, _blob_fields(blob, title, filename))
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
 
@@ -180,7 +202,7 @@ def add_url(state: PartsbinState, set_id: int, url: str, title: str | None) -> A
             "content_type": analysis.content_type,
             "preview_s3_key": analysis.preview_blob.key if analysis.preview_blob else None,
         }
-    attachment = _insert(set_id, fields)
+    attachment = _insert(state, set_id, fields)
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
 
@@ -251,7 +273,7 @@ def copy_attachment(
             "file_size",
         )
     }
-    attachment = _insert(set_id, fields, set_as_cover=set_as_cover)
+    attachment = _insert(state, set_id, fields, set_as_cover=set_as_cover)
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
 

@@ -33,6 +33,7 @@ from typing import Protocol, TypeVar
 
 from core.attachments.models import Attachment
 from core.cas.ingest import SHA256_HEX, cas_key, sha256_of_key
+from core.cas.locks import blob_transaction, lock_blob
 from core.cas.thumbnails import THUMBS_PREFIX
 from core.state import PartsbinState
 from storage_drivers.base import BlobStat
@@ -259,7 +260,7 @@ def collect_garbage(
         for index, item in enumerate(items):
             if index % RECHECK_BATCH == 0:
                 rescued = _still_referenced(state, work[index : index + RECHECK_BATCH])
-            _remove(state, item, rescued, report, dry_run, now - grace)
+            _remove(state, item, rescued, report, dry_run)
     log.info(
         "gc finished",
         extra={
@@ -281,36 +282,35 @@ def _still_referenced(state: PartsbinState, batch: list[_Candidate | BlobStat]) 
     return attachment_references(state, keys) | plugin_references(state)
 
 
-def _refreshed(state: PartsbinState, blob: BlobStat, cutoff: dt.datetime) -> bool:
-    """Whether the blob was written again since it was listed (an upload deduplicated onto it).
-
-    Uploads that find their blob already stored rewrite it when it is old (see
-    :func:`core.cas.ingest.store_spool`), so a fresh modification time means "in use now".
-    """
-    current = state.storage.stat(blob.key)
-    if current is None:
-        return False
-    modified = blob_modified(current)
-    return modified is None or modified > cutoff
-
-
 def _remove(
     state: PartsbinState,
     item: _Candidate | BlobStat,
     rescued: set[str],
     report: GcReport,
     dry_run: bool,
-    cutoff: dt.datetime,
 ) -> None:
     if isinstance(item, _Candidate):
-        if _hash_in_key(item.blob.key) in rescued or _refreshed(state, item.blob, cutoff):
+        sha = _hash_in_key(item.blob.key)
+        if sha is None or sha in rescued:
             for stat in (item.blob, *item.thumbnails):
                 report.count_kept(stat)
             return
-        for stat in (item.blob, *item.thumbnails):
-            if not dry_run:
+        if dry_run:
+            for stat in (item.blob, *item.thumbnails):
+                report.count_removed(stat)
+            return
+        # The last reference check and the delete hold the blob's lock together, so an upload
+        # or copy that references this blob either commits first (and we keep it) or finds it
+        # gone (and answers 503) - never a row pointing at deleted bytes. See core.cas.locks.
+        with blob_transaction(state.database):
+            lock_blob(state.database, sha)
+            if attachment_references(state, [item.blob.key]):
+                for stat in (item.blob, *item.thumbnails):
+                    report.count_kept(stat)
+                return
+            for stat in (item.blob, *item.thumbnails):
                 state.storage.delete(stat.key)
-            report.count_removed(stat)
+                report.count_removed(stat)
         return
     match = _THUMB_KEY.fullmatch(item.key)
     if match is None or state.storage.exists(cas_key(match.group(1))):

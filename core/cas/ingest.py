@@ -10,15 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from core.cas.spool import IngestSpool
 from core.cas.validate import validate_content
-from storage_drivers.base import BlobStat, StorageDriver
-
-#: Deduplicated uploads rewrite blobs older than this (keep GC grace periods longer than it).
-REFRESH_AFTER = timedelta(hours=1)
+from storage_drivers.base import StorageDriver
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # use with fullmatch
 
@@ -71,21 +67,10 @@ def store_spool(
     assert spool.sha256 is not None and spool.content_type is not None
     blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
     existing = storage.stat(blob.key)
-    if existing is None or existing.size != blob.size or _stale(existing):
+    if existing is None or existing.size != blob.size:
         spool.seek(0)
         storage.put(blob.key, spool, blob.size)  # type: ignore[arg-type]
     return blob
-
-
-def _stale(existing: BlobStat) -> bool:
-    """An existing blob older than :data:`REFRESH_AFTER` is written again on dedup.
-
-    That renews its modification time, so a garbage collection running at the same moment sees
-    it as young (it re-checks just before deleting) and keeps it for the row about to point at it.
-    """
-    if existing.modified is None:
-        return False
-    return datetime.now(UTC) - existing.modified > REFRESH_AFTER
 
 
 def ingest(

@@ -327,3 +327,20 @@ def test_polyglot_png_with_html_is_rejected(client, set_id, upload) -> None:
     assert response.status_code == 422
     assert response.json["code"] == "POLYGLOT_CONTENT"
     assert client.get(f"/api/attachment-sets/{set_id}/attachments").json == []
+
+
+def test_copy_of_an_attachment_whose_bytes_are_gone_is_503_without_row(
+    app, client, set_id, upload
+) -> None:
+    from core.attachments.models import Attachment
+
+    source = upload(set_id, make_png(color="orange")).json
+    with app.app_context():
+        key = Attachment.get_by_id(source["id"]).s3_key
+    get_state(app).storage.delete(key)
+    response = client.post(
+        f"/api/attachment-sets/{set_id}/attachments/copy", json={"attachment_id": source["id"]}
+    )
+    assert response.status_code == 503
+    assert response.json["code"] == "BLOB_GONE"
+    assert len(client.get(f"/api/attachment-sets/{set_id}/attachments").json) == 1

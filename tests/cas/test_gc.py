@@ -88,8 +88,15 @@ def gc(app: Flask, **kwargs: Any):
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("0", 0), ("30s", 30), ("15m", 900), ("24h", 86400), ("7d", 604800), ("45", 45),
-     (" 2H ", 7200)],
+    [
+        ("0", 0),
+        ("30s", 30),
+        ("15m", 900),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("45", 45),
+        (" 2H ", 7200),
+    ],
 )
 def test_grace_forms(text: str, seconds: int) -> None:
     assert parse_grace(text) == dt.timedelta(seconds=seconds)
@@ -238,3 +245,67 @@ def test_progress_sees_every_phase(app: Flask, storage: StorageDriver) -> None:
 
     gc(app, progress=record)
     assert seen == [("scanning blobs", None), ("scanning thumbnails", None), ("removing", 1)]
+
+
+def test_an_attaching_transaction_holds_off_the_delete(
+    app: Flask, storage: StorageDriver, db_url: str
+) -> None:
+    """An upload that checked the blob exists holds its lock until its row is committed.
+
+    The GC run started meanwhile must wait for that commit, then see the row and keep the blob.
+    (Deterministic on PostgreSQL, where a waiting advisory lock is visible in ``pg_locks``.)
+    """
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite excludes the two transactions with BEGIN IMMEDIATE; nothing to observe")
+    import threading
+    import time
+
+    from core.attachments import service
+
+    target = blob(app, b"being attached right now")
+    state = get_state(app)
+    locked, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def attaching() -> None:
+        try:
+            with app.app_context():
+                set_id = AttachmentSet.create().id
+                with service.locked_set(set_id):
+                    service._ensure_blob(state, target.key)  # takes the blob's lock
+                    locked.set()
+                    assert release.wait(30)
+                    Attachment.create(
+                        attachment_set=set_id,
+                        attachment_type="image",
+                        title="t",
+                        s3_key=target.key,
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+            locked.set()
+
+    def gc_waiting() -> bool:
+        rows = state.database.execute_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+        return bool(rows and rows[0])
+
+    upload = threading.Thread(target=attaching)
+    upload.start()
+    assert locked.wait(30) and not errors
+    result: list[Any] = []
+    collector = threading.Thread(target=lambda: result.append(gc(app, grace=dt.timedelta(0))))
+    collector.start()
+    deadline = time.monotonic() + 30
+    with app.app_context():
+        while not gc_waiting():
+            assert time.monotonic() < deadline, "GC never reached the blob's lock"
+            assert collector.is_alive(), "GC finished without waiting for the lock"
+            time.sleep(0.01)
+    release.set()
+    upload.join(30)
+    collector.join(30)
+    assert not errors
+    assert target.key in keys(storage)
+    assert result and result[0].removed == 0

@@ -98,19 +98,3 @@ def test_cas_key_refuses_anything_but_64_lowercase_hex(value: str) -> None:
 def test_cas_key_round_trip() -> None:
     sha = "0123456789abcdef" * 4
     assert sha256_of_key(cas_key(sha)) == sha
-
-
-def test_dedup_onto_an_old_blob_renews_it(storage) -> None:
-    import os
-    import time
-
-    data = _png()
-    blob = ingest(storage, io.BytesIO(data), lambda _t: 10**6)
-    two_hours_ago = time.time() - 7200
-    os.utime(storage.path_for(blob.key), (two_hours_ago, two_hours_ago))
-    before = storage.stat(blob.key).modified
-
-    ingest(storage, io.BytesIO(data), lambda _t: 10**6)
-    after = storage.stat(blob.key).modified
-    assert after is not None and before is not None
-    assert (after - before).total_seconds() > 3600
