@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> None:
             "PARTSBIN_DATABASE_URL": pg.create_database("load"),
             "PARTSBIN_STORAGE_URL": remote_storage_url("s3", s3, bucket, "partsbin"),
             "PARTSBIN_LOG_LEVEL": "WARNING",
+            "PARTSBIN_DB_POOL_SIZE": os.environ.get("PARTSBIN_DB_POOL_SIZE", "8"),  # 0 to compare
         }
         with LiveServer(settings, workers=2, threads=8) as server:
             fixture = _prepare(server.url)
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> None:
     rows.append(["all", total, errors_total, total / duration, "", ""])
     print_table(
         f"Mixed load: {CLIENTS} clients, {duration:.0f} s, PostgreSQL + S3 (SeaweedFS), "
-        "2 workers x 8 threads",
+        f"2 workers x 8 threads, DB pool {settings['PARTSBIN_DB_POOL_SIZE']}",
         ["kind", "requests", "errors", "req/s", "p50 ms", "p99 ms"],
         rows,
     )

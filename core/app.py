@@ -75,7 +75,9 @@ def create_app(
     state = PartsbinState(
         settings=settings,
         plugin_manager=pm,
-        database=db.open_database(settings.database_url, timeout=settings.db_timeout),
+        database=db.open_database(
+            settings.database_url, timeout=settings.db_timeout, pool_size=settings.db_pool_size
+        ),
         storage=open_storage(settings.storage_url, drivers),
     )
     app.extensions["partsbin"] = state

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     thumbnail_max_pixels: int = Field(
         default=50_000_000, ge=1, description="Images with more pixels are refused as bombs."
     )
+    db_pool_size: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="PostgreSQL: connections each worker keeps open (0: one per request).",
+    )
     db_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Database connect / lock wait timeout, seconds."
     )

@@ -49,20 +49,27 @@ def tuples(query: Any) -> Iterator[tuple[Any, ...]]:
     return iter(query.tuples())
 
 
-def open_database(url: str, timeout: float = 5.0) -> peewee.Database:
+def open_database(url: str, timeout: float = 5.0, pool_size: int = 0) -> peewee.Database:
     """Open (lazily; nothing connects yet) the database named by ``url``.
 
-    ``postgresql://`` and ``postgres://`` URLs use psycopg 3. SQLite files get their parent folder
+    ``postgresql://`` and ``postgres://`` URLs use psycopg 3; with ``pool_size`` > 0 up to that
+    many connections are kept open and reused (each is checked with a round trip when taken, so
+    connections broken by a server restart are replaced). SQLite files get their parent folder
     created. Raises ``ValueError`` for an unsupported scheme.
     """
     scheme = urlsplit(url).scheme
     if scheme in ("postgresql", "postgres", "psycopg3"):
-        pg_url = "psycopg3" + url[len(scheme) :]
-        return connect(
-            pg_url,
-            autoconnect=True,
-            connect_timeout=max(1, int(timeout)),
-        )
+        rest = url[len(scheme) :]
+        if pool_size > 0:
+            return connect(
+                "psycopg3+pool" + rest,
+                autoconnect=True,
+                connect_timeout=max(1, int(timeout)),
+                max_connections=pool_size,
+                stale_timeout=300,
+                timeout=max(1, int(timeout)),
+            )
+        return connect("psycopg3" + rest, autoconnect=True, connect_timeout=max(1, int(timeout)))
     if scheme == "sqlite":
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
@@ -81,6 +88,15 @@ def open_database(url: str, timeout: float = 5.0) -> peewee.Database:
     raise ValueError(
         f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)"
     )
+
+
+def close_database(database: peewee.Database) -> None:
+    """Close every connection of ``database``, pooled ones included (app shutdown, tests)."""
+    close_all = getattr(database, "close_all", None)
+    if close_all is not None:
+        close_all()
+    elif not database.is_closed():
+        database.close()
 
 
 def is_sqlite(database: peewee.Database | None = None) -> bool:

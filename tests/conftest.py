@@ -7,6 +7,7 @@ Every test that takes ``app`` (or ``client``, ``db_url``) runs twice: ``[sqlite]
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -18,10 +19,15 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from core.app import create_app
+from core.db import close_database
 from core.migrate import apply_migrations
 from core.state import get_state
 
 pytest_plugins = ["tests.servers.fixtures"]
+
+# In-process test apps connect per request (many short-lived apps must not hold pooled
+# connections to the shared PostgreSQL); tests of the pool, and live servers, set it themselves.
+os.environ["PARTSBIN_DB_POOL_SIZE"] = "0"
 
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -104,7 +110,7 @@ def unmigrated_app(app_config: dict[str, Any], app_plugins: list[object]) -> Ite
     app.config["TESTING"] = True
     yield app
     state = get_state(app)
-    state.database.close()
+    close_database(state.database)
     state.storage.close()
 
 

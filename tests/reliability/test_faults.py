@@ -13,6 +13,7 @@ from PIL import Image
 
 from core.app import create_app
 from core.attachments.models import Attachment, AttachmentSet
+from core.db import close_database
 from core.migrate import apply_migrations
 from core.state import get_state
 from tests.reliability.conftest import png_bytes
@@ -149,10 +150,11 @@ def test_slow_storage_is_a_bounded_503(tmp_path: Path, own_s3) -> None:
     assert ready.status_code == 200
 
 
-def test_postgres_restart_gives_503_then_recovers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool_size", [0, 4], ids=["connection-per-request", "pool"])
+def test_postgres_restart_gives_503_then_recovers(tmp_path: Path, pool_size: int) -> None:
     with PostgresServer() as pg:
         url = pg.create_database("outage")
-        app = _app(url, f"file://{tmp_path}/blobs", db_timeout=1)
+        app = _app(url, f"file://{tmp_path}/blobs", db_timeout=1, db_pool_size=pool_size)
         client = app.test_client()
         with app.app_context():
             set_id = AttachmentSet.create().id
@@ -170,3 +172,4 @@ def test_postgres_restart_gives_503_then_recovers(tmp_path: Path) -> None:
         after = client.get(f"/api/attachment-sets/{set_id}")
         assert after.status_code == 200
         assert client.get("/health/readyz").status_code == 200
+        close_database(get_state(app).database)

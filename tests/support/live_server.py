@@ -60,6 +60,8 @@ class LiveServer:
             "PARTSBIN_THREADS": str(self.threads),
         }
         env.setdefault("PARTSBIN_LOG_LEVEL", "WARNING")
+        if "PARTSBIN_DB_POOL_SIZE" not in self.settings:
+            env["PARTSBIN_DB_POOL_SIZE"] = "8"  # the production default, not the tests' 0
         self.process = subprocess.Popen(
             [partsbin_executable(), "serve", "--migrate"],
             env=env,
