@@ -302,13 +302,38 @@ def _store_preview(
     allowed: Collection[str],
 ) -> StoredBlob:
     limit = settings.max_image_bytes
-    with IngestSpool(lambda _type: limit, allowed) as spool:
+    with IngestSpool(lambda _type: limit, {*allowed, *ICON_TYPES}) as spool:
         with fetch(
             candidate, settings, max_bytes=limit, deadline=deadline, accept=_ACCEPT_IMAGE
         ) as response:
             spool.fill_from(response)
         _check_dimensions(spool, settings)
+        if spool.content_type in ICON_TYPES:
+            with _icon_as_png(spool, limit, allowed) as png:
+                return store_spool(storage, png)
         return store_spool(storage, spool)
+
+
+#: Favicon types: not served as-is (browsers disagree on them), but converted to PNG previews.
+ICON_TYPES = frozenset({"image/x-icon", "image/vnd.microsoft.icon"})
+
+
+def _icon_as_png(icon: IngestSpool, limit: int, allowed: Collection[str]) -> IngestSpool:
+    """The largest image in an ICO file, as a finished PNG spool (rejected if unreadable)."""
+    icon.seek(0)
+    try:
+        with Image.open(cast(IO[bytes], icon)) as image:
+            ico = getattr(image, "ico", None)  # IcoImageFile: every size the file holds
+            largest = ico.getimage(max(ico.sizes())) if ico is not None else image
+            frame = largest.convert("RGBA")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise _CandidateRejected(f"unreadable icon ({type(exc).__name__})") from exc
+    png = IngestSpool(lambda _type: limit, allowed)
+    buffer = io.BytesIO()
+    frame.save(buffer, "PNG")
+    png.write(buffer.getvalue())
+    png.finish()
+    return png
 
 
 def _first_previewable(
@@ -336,7 +361,7 @@ def _first_previewable(
                 probe = response.read_up_to(PREVIEW_PROBE_BYTES)
                 complete = len(probe) < PREVIEW_PROBE_BYTES or not response.read(1)
             detected = detect_content_type(probe[:SNIFF_BYTES])
-            if detected not in allowed:
+            if detected not in allowed and detected not in ICON_TYPES:
                 raise _CandidateRejected(f"content is {detected}, not a preview image type")
             try:
                 _check_dimensions(io.BytesIO(probe), settings)

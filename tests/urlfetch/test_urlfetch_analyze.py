@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from core.config import Settings
 from core.urlfetch.analyze import (
@@ -84,6 +86,19 @@ def test_favicon_ico_is_the_last_resort(
     url = server.route("/deep/page", samples.page("T"), content_type="text/html")
     preview = analyze_url(url, settings, storage).preview_blob
     assert preview is not None and preview.sha256 == hashlib.sha256(favicon).hexdigest()
+
+
+def test_a_real_ico_favicon_becomes_a_png_preview(
+    server: LocalHttpServer, settings: Settings, storage: StorageDriver
+) -> None:
+    ico = io.BytesIO()
+    Image.new("RGB", (48, 48), (10, 120, 200)).save(ico, "ICO", sizes=[(16, 16), (48, 48)])
+    server.route("/favicon.ico", ico.getvalue(), content_type="image/x-icon")
+    url = server.route("/deep/page", samples.page("T"), content_type="text/html")
+    preview = analyze_url(url, settings, storage).preview_blob
+    assert preview is not None and preview.content_type == "image/png"
+    stored = Image.open(io.BytesIO(b"".join(storage.open(preview.key))))
+    assert stored.format == "PNG" and stored.size == (48, 48)
 
 
 def test_a_1x1_pixel_is_skipped_for_the_next_candidate(
