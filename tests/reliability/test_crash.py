@@ -39,9 +39,9 @@ def _referenced_keys(database_url: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_sigkill_mid_upload_leaves_no_dangling_row(tmp_path: Path) -> None:
+def test_sigkill_mid_upload_leaves_no_dangling_row(tmp_path: Path, db_url: str) -> None:
     settings = {
-        "PARTSBIN_DATABASE_URL": f"sqlite:///{tmp_path}/crash.db",
+        "PARTSBIN_DATABASE_URL": db_url,
         "PARTSBIN_STORAGE_URL": f"file://{tmp_path}/blobs",
         "PARTSBIN_LOG_LEVEL": "ERROR",
     }
