@@ -9,7 +9,7 @@ from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, RootModel
 
-from core.api.schemas import MAX_ID, StrictBody, error_responses
+from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, StrictBody, error_responses
 from core.attachments import service, views
 from core.attachments.archive import archive_entries, stream_archive
 from core.attachments.entities import find_owner
@@ -74,7 +74,7 @@ class AttachmentSetBody(CoverBody):
 
 class UrlAttachmentIn(StrictBody):
     title: str | None = Field(default=None, max_length=10_000)
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
 
 class TitleIn(StrictBody):
@@ -91,7 +91,7 @@ class CopyIn(StrictBody):
 
 
 class PreviewIn(StrictBody):
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
 
 class PreviewOut(BaseModel):

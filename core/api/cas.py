@@ -54,7 +54,10 @@ REDIRECT_CACHE_CONTROL = "private, max-age=60"
 class CasPath(BaseModel):
     """Path of ``/api/cas/<sha256>``."""
 
-    sha256: str = Field(description="SHA-256 of the content: 64 lowercase hexadecimal digits.")
+    sha256: str = Field(
+        description="SHA-256 of the content: 64 lowercase hexadecimal digits.",
+        json_schema_extra={"pattern": "^[0-9a-f]{64}$"},
+    )
 
     @field_validator("sha256")
     @classmethod

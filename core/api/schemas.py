@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import JsonDict
 
 #: Largest id accepted in a path (PostgreSQL integer); larger ids are a 400, not a 500.
 MAX_ID = 2**31 - 1
@@ -28,6 +29,10 @@ class StrictBody(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, Any]:
     """``{status: ErrorBody}`` for each status, for route ``responses=``."""
     return dict.fromkeys(statuses, ErrorBody)
+
+
+#: Documents a fetchable URL (the fetcher enforces it and explains any refusal).
+HTTP_URL_SCHEMA: JsonDict = {"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
 
 
 class QueryModel(BaseModel):

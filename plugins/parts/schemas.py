@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator
 
-from core.api.schemas import MAX_ID, QueryModel
+from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, QueryModel
 from plugins.fields import (
     OptionalQueryId,
     RowId,
@@ -158,7 +158,7 @@ class CopyAttachmentIn(StrictTextBody):
 
 
 class UrlPreviewIn(StrictTextBody):
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
 
 # --- responses (documentation) --------------------------------------------------------------
