@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 #: Largest id accepted in a path (PostgreSQL integer); larger ids are a 400, not a 500.
@@ -33,6 +33,17 @@ def error_responses(*statuses: int) -> dict[int | str, Any]:
 
 #: Documents a fetchable URL (the fetcher enforces it and explains any refusal).
 HTTP_URL_SCHEMA: JsonDict = {"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+
+
+def _without_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+def may_be_absent(**constraints: Any) -> Any:
+    """A body field that may be left out (then ``None``: "keep the current value") but that,
+    when sent, must have its type: ``null`` is a 400 naming the field, and the OpenAPI document
+    shows the field as not nullable."""
+    return Field(default=None, json_schema_extra=_without_default, **constraints)
 
 
 class QueryModel(BaseModel):

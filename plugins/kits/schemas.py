@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, RootModel, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, RootModel
 
-from core.api.schemas import MAX_ID, QueryModel
+from core.api.schemas import MAX_ID, QueryModel, may_be_absent
 from plugins.fields import LongText, RowId, StrictTextBody
 
 #: Upper bound of ``build_target`` and ``required_per_unit`` (keeps products far from overflow).
@@ -49,23 +49,12 @@ class KitCreateIn(StrictTextBody):
     build_target: BuildTarget = 1
 
 
-def _not_null(value: object, name: str) -> object:
-    if value is None:
-        raise ValueError(f"{name} cannot be null")
-    return value
-
-
 class KitUpdateIn(StrictTextBody):
     """``PATCH /api/kits/{id}``: only the fields sent change; ``description: null`` clears it."""
 
-    name: KitName | None = None
+    name: KitName = may_be_absent()
     description: LongText = None
-    build_target: BuildTarget | None = None
-
-    @field_validator("name", "build_target")
-    @classmethod
-    def _required_fields_not_null(cls, value: object, info: ValidationInfo) -> object:
-        return _not_null(value, info.field_name or "field")
+    build_target: BuildTarget = may_be_absent()
 
 
 class KitContentCreateIn(StrictTextBody):
@@ -78,14 +67,8 @@ class KitContentUpdateIn(StrictTextBody):
     """``PATCH .../contents/{id}``: ``version`` is the version read; other fields optional."""
 
     version: RowId
-    required_per_unit: PerUnit | None = None
+    required_per_unit: PerUnit = may_be_absent()
     note: LongText = None
-
-    @field_validator("required_per_unit")
-    @classmethod
-    def _per_unit_not_null(cls, value: int | None) -> int | None:
-        _not_null(value, "required_per_unit")
-        return value
 
 
 # --- responses (documentation) --------------------------------------------------------------

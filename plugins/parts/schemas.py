@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator
 
-from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, QueryModel
+from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, QueryModel, may_be_absent
 from plugins.fields import (
     OptionalQueryId,
     RowId,
@@ -141,14 +141,7 @@ class PartUpdateIn(PartFieldsIn):
     """``PUT /api/parts/{key}``: only the fields sent change; ``null`` clears a field (but
     ``description`` cannot be cleared)."""
 
-    description: Description | None = None
-
-    @field_validator("description")
-    @classmethod
-    def _description_not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("description cannot be null")
-        return value
+    description: Description = may_be_absent()
 
 
 class CopyAttachmentIn(StrictTextBody):

@@ -12,10 +12,9 @@ from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field, RootModel, StringConstraints, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field, RootModel, StringConstraints
 
-from core.api.schemas import MAX_ID, StrictBody, error_responses
+from core.api.schemas import MAX_ID, StrictBody, error_responses, may_be_absent
 from partsbin_projects import service
 from partsbin_projects.models import DESCRIPTION_MAX, NAME_MAX, Project
 
@@ -45,19 +44,9 @@ class ProjectIn(StrictBody):
 class ProjectPatch(StrictBody):
     """The fields to change; absent fields keep their value, ``null`` is refused."""
 
-    name: Name | None = None
-    description: Description | None = None
-    status: Status | None = None
-
-    @field_validator("name", "description", "status")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Runs only for fields the client sent (defaults are not validated).
-        if value is None:
-            raise PydanticCustomError(
-                "not_null", "may not be null; leave the field out to keep its value"
-            )
-        return value
+    name: Name = may_be_absent()
+    description: Description = may_be_absent()
+    status: Status = may_be_absent()
 
 
 class ProjectOut(BaseModel):
