@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import pluggy
 
@@ -27,8 +27,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.parts.plugin",
     "plugins.kits.plugin",
 )
-
-T = TypeVar("T")
 
 
 class PluginError(Exception):
@@ -146,14 +144,3 @@ def collect_mapping(
                 )
             merged[key] = (impl.plugin_name, value)
     return merged
-
-
-def unique_by(items: list[tuple[str, T]], key: Any, what: str) -> list[tuple[str, T]]:
-    """Return ``items`` unchanged, raising :class:`PluginError` if two share ``key(item)``."""
-    seen: dict[Any, str] = {}
-    for plugin, item in items:
-        k = key(item)
-        if k in seen:
-            raise PluginError(f"{what} {k!r} is registered by both {seen[k]!r} and {plugin!r}")
-        seen[k] = plugin
-    return items

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-import peewee
-
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import Readable, StoredBlob, ingest, sha256_of_key, store_spool
@@ -276,14 +274,3 @@ def copy_attachment(
     attachment = _insert(state, set_id, fields, set_as_cover=set_as_cover)
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
-
-
-def referenced_keys() -> peewee.Query:
-    """A query over every CAS key attachments reference (``s3_key`` and ``preview_s3_key``)."""
-    files = Attachment.select(Attachment.s3_key.alias("key")).where(
-        Attachment.s3_key.is_null(False)
-    )
-    previews = Attachment.select(Attachment.preview_s3_key.alias("key")).where(
-        Attachment.preview_s3_key.is_null(False)
-    )
-    return files | previews
