@@ -53,20 +53,16 @@ def attachment_item(attachment: Attachment) -> dict[str, Any]:
 
 
 def attachment_full(attachment: Attachment) -> dict[str, Any]:
-    """The full attachment."""
+    """The full attachment: the list item plus ``attachment_set_id, filename, content_type,
+    file_size, created_at, updated_at``."""
     return {
-        "id": attachment.id,
+        **attachment_item(attachment),
         "attachment_set_id": attachment.attachment_set_id,
-        "attachment_type": attachment.attachment_type,
-        "title": attachment.title,
-        "url": attachment.url,
         "filename": attachment.filename,
         "content_type": attachment.content_type,
         "file_size": attachment.file_size,
         "created_at": _iso(attachment.created_at),
         "updated_at": _iso(attachment.updated_at),
-        "attachment_url": attachment_url(attachment),
-        "preview_url": preview_url(attachment),
     }
 
 
