@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import os
 import platform
-import socket
 import statistics
 import threading
 import time
@@ -168,9 +167,10 @@ class GeneratedStream:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on 127.0.0.1 a moment ago (see tests/servers/process.py)."""
+    from tests.servers.process import free_ports
+
+    return free_ports(1)[0]
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:

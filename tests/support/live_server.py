@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,12 +14,7 @@ from pathlib import Path
 
 import requests
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.servers.process import free_ports
 
 
 def partsbin_executable() -> str:
@@ -37,7 +31,7 @@ class LiveServer:
     """
 
     def __init__(self, settings: Mapping[str, str], workers: int = 2, threads: int = 4) -> None:
-        self.port = free_port()
+        (self.port,) = free_ports(1)
         self.settings = dict(settings)
         self.workers = workers
         self.threads = threads

@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from tests.servers.process import free_ports
+
 Body = bytes | Callable[[], Iterable[bytes]]
 
 #: Longest delay a route may ask for, so a broken test cannot hang the suite.
@@ -308,6 +310,4 @@ class LocalHttpServer:
 
 def free_port() -> int:
     """A local port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
