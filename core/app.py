@@ -22,7 +22,7 @@ from core.config import Settings, load_settings
 from core.logging_setup import configure_logging
 from core.plugins import build_plugin_manager, collect_list, collect_mapping
 from core.state import PartsbinState, get_state
-from storage_drivers.registry import open_storage
+from storage_drivers.registry import LazyDriverMap, open_storage
 
 log = logging.getLogger("partsbin.http")
 
@@ -42,12 +42,17 @@ def create_app(
 
     Settings come from defaults, then ``PARTSBIN_*`` variables, then ``config`` (lower-case field
     names, as in :class:`core.config.Settings`). ``plugins`` adds plugin modules or objects after
-    the built-in and entry-point ones. Raises :class:`core.config.ConfigError` for bad settings and
+    the core's and the entry-point ones (``load_entry_points=False`` loads the core alone).
+    Raises :class:`core.config.ConfigError` for bad settings and
     :class:`core.plugins.PluginError` for bad plugins.
     """
     settings = load_settings(config)
     configure_logging(settings.log_level_number)
-    pm = build_plugin_manager(plugins, load_entry_points=load_entry_points)
+    pm = build_plugin_manager(
+        plugins,
+        load_entry_points=load_entry_points,
+        disabled=settings.disable_plugins if load_entry_points else (),
+    )
 
     app = OpenAPI(
         "partsbin",
@@ -59,19 +64,21 @@ def create_app(
         validation_error_model=ErrorBody,
         validation_error_callback=_validation_error_response,
     )
-    app.request_class = PartsbinRequest
+    app.request_class = PartsbinRequest  # file parts stream into a spool where a route asks
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # Bodies other than uploads (which raise it per request) are small JSON documents.
     app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config["MAX_FORM_PARTS"] = 100
 
-    drivers = {
-        scheme: cls
-        for scheme, (_plugin, cls) in collect_mapping(
-            pm, "register_storage_drivers", "storage scheme"
-        ).items()
-    }
+    drivers = LazyDriverMap(
+        {
+            scheme: target
+            for scheme, (_plugin, target) in collect_mapping(
+                pm, "register_storage_drivers", "storage scheme"
+            ).items()
+        }
+    )
     state = PartsbinState(
         settings=settings,
         plugin_manager=pm,

@@ -7,12 +7,12 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from core.app import create_app
 from core.config import ConfigError, load_settings
 from core.migrate import apply_migrations, migrations_for
-from core.plugins import PluginError, build_plugin_manager, describe_plugins
+from core.plugins import PluginError, describe_plugins
 from core.state import get_state
 
 
@@ -24,29 +24,32 @@ def _create_app() -> Flask:
 
 
 class PartsbinGroup(FlaskGroup):
-    """The command group; plugins add commands through the ``register_commands`` hook."""
+    """The command group. Every command beyond ``plugins``, ``migrate`` and ``serve`` (the core's
+    ``check`` and ``gc`` too) arrives through the ``register_commands`` hook of the plugins of the
+    one app the command runs in."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(create_app=_create_app, add_version_option=False, **kwargs)  # type: ignore[arg-type]
-        self._plugin_commands_loaded = False
+        self._partsbin_commands_loaded = False
 
-    def _load_plugin_commands(self) -> None:
-        if self._plugin_commands_loaded:
+    def _load_partsbin_commands(self, ctx: click.Context) -> None:
+        if self._partsbin_commands_loaded:
             return
-        self._plugin_commands_loaded = True
+        self._partsbin_commands_loaded = True
         try:
-            pm = build_plugin_manager()
-        except PluginError as exc:
-            click.echo(f"warning: {exc}", err=True)
+            app = ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            click.echo(f"warning: plugin commands are not available: {exc.message}", err=True)
             return
-        pm.hook.register_commands(cli=self)
+        get_state(app).plugin_manager.hook.register_commands(cli=self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
+        self._load_partsbin_commands(ctx)
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        self._load_plugin_commands()
+        if name not in self.commands:
+            self._load_partsbin_commands(ctx)
         return super().get_command(ctx, name)
 
 
@@ -130,7 +133,7 @@ def serve_command(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if migrate_first:
-        app = _create_app()
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
         with app.app_context():
             report = apply_migrations(get_state(app))
         for name in report.applied:
@@ -149,12 +152,3 @@ def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main())
 
-
-from core.attachments.check import check_command  # noqa: E402 - commands defined in their modules
-
-cli.add_command(check_command)
-
-
-from core.cas.cli import gc_command  # noqa: E402
-
-cli.add_command(gc_command)

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=64, description="gunicorn worker processes.")
     threads: int = Field(default=4, ge=1, le=256, description="Threads per gunicorn worker.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Log level of the structured JSON logs on stdout."
+        default="INFO", description="Log level of the structured JSON logs on stderr."
     )
     max_image_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1, description="Largest accepted image upload, in bytes."
@@ -83,11 +83,15 @@ class Settings(BaseSettings):
         le=1000,
         description="PostgreSQL: connections each worker keeps open (0: one per request).",
     )
+    disable_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated names of installed plugins not to load (e.g. `kits`).",
+    )
     db_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Database connect / lock wait timeout, seconds."
     )
 
-    @field_validator("allowed_types", "url_fetch_allow", mode="before")
+    @field_validator("allowed_types", "url_fetch_allow", "disable_plugins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -1,8 +1,12 @@
-"""The database: one Peewee proxy, bound at start-up from ``PARTSBIN_DATABASE_URL``.
+"""The database: each app opens its own from ``PARTSBIN_DATABASE_URL``; models reach it through
+:data:`database`, which stands for the current app's database.
 
-Every model derives from :class:`BaseModel`. SQLite runs in WAL mode with foreign keys on and a
-busy timeout; PostgreSQL goes through psycopg 3. Connections are opened per request and closed on
-teardown (see :func:`init_app`).
+Every model derives from :class:`BaseModel`, bound to :data:`database`. Inside an app context
+(every request, every CLI command, ``with app.app_context():``) it is that app's database, so
+several apps can live in one process (tests build many) and every query goes through one route.
+Outside an app context using a model is an error that says so. SQLite runs in WAL mode with
+foreign keys on and a busy timeout; PostgreSQL goes through psycopg 3. Connections are opened per
+request and closed on teardown (see :func:`init_app`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,47 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import peewee
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from playhouse.db_url import connect
 
-database_proxy = peewee.DatabaseProxy()
+#: Where an app keeps its database in ``app.extensions``.
+_EXTENSION = "partsbin.database"
+
+
+class AppDatabase(peewee.DatabaseProxy):
+    """A Peewee database proxy that resolves to the database of the current Flask app.
+
+    Raises :class:`RuntimeError` when used outside an app context, or in the context of an app
+    that has no Partsbin database.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        if attr not in ("_callbacks", "_Model"):
+            raise AttributeError(f"cannot set {attr!r} on the app database proxy")
+        object.__setattr__(self, attr, value)
+
+    def initialize(self, obj: Any) -> None:
+        """Not supported: the database comes from the current app (see :func:`init_app`)."""
+        if obj is not None:
+            raise RuntimeError("the app's database is bound by core.db.init_app(app, database)")
+
+    @property
+    def obj(self) -> peewee.Database:
+        if not has_app_context():
+            raise RuntimeError(
+                "a Partsbin model was used outside an app context; "
+                "wrap the code in `with app.app_context():`"
+            )
+        bound = current_app.extensions.get(_EXTENSION)
+        if bound is None:
+            raise RuntimeError(f"app {current_app.name!r} has no Partsbin database")
+        return bound
+
+
+#: The current app's database (what every model is bound to).
+database = AppDatabase()
 
 
 def utcnow() -> dt.datetime:
@@ -26,10 +67,10 @@ def utcnow() -> dt.datetime:
 
 
 class BaseModel(peewee.Model):
-    """Base of every Partsbin model; bound to :data:`database_proxy`."""
+    """Base of every Partsbin model; bound to :data:`database` (the current app's)."""
 
     class Meta:
-        database = database_proxy
+        database = database
         legacy_table_names = False
 
 
@@ -99,24 +140,20 @@ def close_database(database: peewee.Database) -> None:
         database.close()
 
 
-def is_sqlite(database: peewee.Database | None = None) -> bool:
-    """Whether the bound (or given) database is SQLite."""
-    db = database or database_proxy.obj
-    return isinstance(db, peewee.SqliteDatabase)
+def is_sqlite(db: peewee.Database | peewee.DatabaseProxy | None = None) -> bool:
+    """Whether ``db`` (a database or a proxy; default: the current app's) is SQLite."""
+    target = database if db is None else db
+    if isinstance(target, peewee.DatabaseProxy):
+        target = target.obj
+    return isinstance(target, peewee.SqliteDatabase)
 
 
-def init_app(app: Flask, database: peewee.Database) -> None:
-    """Bind the proxy to ``database`` and close the request's connection on teardown."""
-    database_proxy.initialize(database)
-    app.extensions["partsbin.database"] = database
-
-    @app.before_request
-    def _bind_database() -> None:
-        # Several apps may live in one process (tests); each request uses its own app's database.
-        if database_proxy.obj is not database:
-            database_proxy.initialize(database)
+def init_app(app: Flask, db: peewee.Database) -> None:
+    """Make ``db`` the database of ``app`` (what :data:`database` resolves to in its context)
+    and close the request's connection on teardown."""
+    app.extensions[_EXTENSION] = db
 
     @app.teardown_appcontext
     def _close_database(_exc: BaseException | None) -> None:
-        if not database.is_closed():
-            database.close()
+        if not db.is_closed():
+            db.close()

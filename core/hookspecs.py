@@ -1,4 +1,7 @@
-"""Every hook a Partsbin plugin can implement.
+"""Every hook the core defines: registration, storage, attachments, entities and events.
+
+Hooks between plugins live with the plugin that owns the data (the parts plugin's
+``plugins/parts/hookspecs.py``), added through :func:`register_hookspecs`.
 
 Plugins implement hooks with :data:`core.plugins.hookimpl`. The core always calls hooks with
 keyword arguments, so an implementation may accept fewer arguments than the spec lists and new
@@ -11,7 +14,7 @@ checks that).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -21,12 +24,24 @@ if TYPE_CHECKING:
     from flask_openapi3 import APIBlueprint
 
     from core.attachments.entities import AttachableEntity
+    from core.attachments.models import Attachment
     from core.migrations_runner import MigrationSource
     from storage_drivers.base import StorageDriver
 
 hookspec = pluggy.HookspecMarker("partsbin")
 
 # --- registration (called once while the app is built) --------------------------------------
+
+
+@hookspec
+def register_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    """Add the hookspecs this plugin defines for other plugins to implement. Return nothing.
+
+    Call ``plugin_manager.add_hookspecs(module_or_class)`` with a module whose functions are
+    marked with :data:`core.plugin_api.hookspec` (pytest's ``pytest_addhooks`` model). The core
+    calls this once, after every plugin is registered and before it checks that every
+    implemented hook has a spec, so implementations may be registered before their spec.
+    """
 
 
 @hookspec
@@ -64,11 +79,14 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def register_storage_drivers() -> dict[str, type[StorageDriver]] | None:
-    """Return a mapping of URL scheme (``"file"``, ``"s3"``) to a storage driver class.
+def register_storage_drivers() -> dict[str, type[StorageDriver] | str] | None:
+    """Return a mapping of URL scheme (``"file"``, ``"s3"``) to a storage driver class, or to
+    ``"module:Class"`` text naming it.
 
-    The class is built with ``from_url(url)``; see :class:`storage_drivers.base.StorageDriver`.
-    Two plugins claiming the same scheme is a start-up error.
+    Named classes are imported only when ``PARTSBIN_STORAGE_URL`` uses their scheme, so a driver's
+    SDK costs nothing unless configured. The class is built with ``from_url(url)``; see
+    :class:`storage_drivers.base.StorageDriver`. Two plugins claiming the same scheme is a
+    start-up error.
     """
 
 
@@ -83,43 +101,20 @@ def referenced_blobs() -> Iterable[str] | None:
     """
 
 
-@hookspec
-def part_kit_usages(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
-    """Return, for each given part id, the kits that use it (``include=kits`` on part lists).
-
-    Each usage is a dict ``{kit_id, kit_name, status, build_target, required_per_unit,
-    reserved_quantity, updated_at}``. Parts with no usage may be absent. Return ``None`` when the
-    plugin knows nothing about kits.
-    """
-
-
-@hookspec
-def part_deletion_blockers(part_id: int) -> list[str] | None:
-    """Return human-readable reasons why part ``part_id`` cannot be deleted (e.g. kit names).
-
-    A non-empty answer from any plugin makes ``DELETE /api/parts/{key}`` answer 409.
-    """
-
-
-@hookspec
-def stock_levels(part_ids: list[int]) -> dict[int, int] | None:
-    """Return the quantity in stock for each given part id; absent ids count as 0.
-
-    Return ``None`` when the plugin keeps no stock.
-    """
-
-
 # --- events (called after the change has been committed) ---------------------------------
 
 
 @hookspec
-def attachment_created(attachment: Any) -> None:
+def attachment_created(attachment: Attachment) -> None:
     """Called after an attachment row was committed. Return nothing."""
 
 
 @hookspec
-def attachment_deleted(attachment: Any) -> None:
-    """Called after an attachment row was deleted and the deletion committed. Return nothing."""
+def attachment_deleted(attachment: Attachment) -> None:
+    """Called after an attachment row was deleted and the deletion committed. Return nothing.
+
+    ``attachment`` is the row as it was; its set may since have been deleted too.
+    """
 
 
 @hookspec

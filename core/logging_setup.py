@@ -1,4 +1,4 @@
-"""Structured logs: one JSON object per line on stdout."""
+"""Structured logs: one JSON object per line on stderr (stdout is for command output)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: int) -> None:
-    """Send the ``partsbin`` loggers to stdout as JSON at ``level`` (idempotent)."""
+    """Send the ``partsbin`` loggers to stderr as JSON at ``level`` (idempotent)."""
     logger = logging.getLogger("partsbin")
     logger.setLevel(level)
     if not any(getattr(h, "_partsbin", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         handler._partsbin = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -1,15 +1,18 @@
 """The plugin host: builds one pluggy manager per app and merges what plugins register.
 
-Built-in plugins are registered from :data:`DEFAULT_PLUGINS`; third-party plugins arrive through
-the ``partsbin`` entry-point group. Registrations are validated at start-up: two plugins claiming
-the same storage scheme, entity type or migration history table fail with :class:`PluginError`
-naming both plugins.
+The core's own modules are registered from :data:`DEFAULT_PLUGINS`. Every other plugin, the
+built-in domains (parts, kits, ...) as much as a stranger's, arrives through the ``partsbin``
+entry-point group, and any of those can be disabled by name. A plugin module may name the plugins
+it needs in :data:`REQUIRES_ATTRIBUTE`; a missing or disabled one fails start-up naming both.
+Registrations are validated at start-up: two plugins claiming the same storage scheme, entity type
+or migration history table fail with :class:`PluginError` naming both plugins.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+import importlib.metadata
+from collections.abc import Collection, Iterable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -20,13 +23,16 @@ from core import hookspecs
 PROJECT_NAME = "partsbin"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-#: Modules registered in every app, in this order.
+#: The core's own modules, registered in every app in this order (they cannot be disabled).
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "storage_drivers.plugin",
     "core.attachments.plugin",
-    "plugins.parts.plugin",
-    "plugins.kits.plugin",
+    "core.cas.plugin",
 )
+
+#: Module attribute through which a plugin names the plugins it needs (entry-point names), e.g.
+#: ``REQUIRES_PLUGINS = ("parts",)``.
+REQUIRES_ATTRIBUTE = "REQUIRES_PLUGINS"
 
 
 class PluginError(Exception):
@@ -38,31 +44,71 @@ def build_plugin_manager(
     *,
     load_entry_points: bool = True,
     default_plugins: Sequence[str] = DEFAULT_PLUGINS,
+    disabled: Collection[str] = (),
 ) -> pluggy.PluginManager:
     """Return a new manager with the hookspecs, the default plugins, entry points and extras.
 
     ``extra_plugins`` are modules, module names or plugin objects (used by tests and embedders).
-    Raises :class:`PluginError` if a module cannot be imported or a plugin is registered twice.
+    ``disabled`` names entry-point plugins not to load. Then every plugin's
+    ``register_hookspecs`` runs, and every implemented hook must have a spec.
+
+    Raises :class:`PluginError` if a module cannot be imported, a plugin is registered twice,
+    ``disabled`` names a plugin that is not installed, a plugin requires one that is missing or
+    disabled, or a plugin implements a hook nobody specified.
     """
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     for name in default_plugins:
         _register(pm, _import(name), name)
     if load_entry_points:
-        try:
-            pm.load_setuptools_entrypoints(PROJECT_NAME)
-        except Exception as exc:
-            raise PluginError(
-                f"loading a '{PROJECT_NAME}' entry-point plugin failed: {exc}"
-            ) from exc
+        _load_entry_points(pm, set(disabled))
+    elif disabled:
+        raise PluginError("plugins can only be disabled when entry-point plugins are loaded")
     for plugin in extra_plugins:
         obj = _import(plugin) if isinstance(plugin, str) else plugin
         _register(pm, obj, plugin_name(pm, obj) if not isinstance(plugin, str) else plugin)
+    _check_requirements(pm, set(disabled))
+    pm.hook.register_hookspecs(plugin_manager=pm)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {exc.plugin!r} implements unknown hooks: {exc}") from exc
     return pm
+
+
+def entry_point_names() -> list[str]:
+    """The names of the installed ``partsbin`` entry-point plugins, sorted."""
+    return sorted({ep.name for ep in importlib.metadata.entry_points(group=PROJECT_NAME)})
+
+
+def _load_entry_points(pm: pluggy.PluginManager, disabled: set[str]) -> None:
+    unknown = disabled - set(entry_point_names())
+    if unknown:
+        raise PluginError(
+            f"cannot disable {', '.join(sorted(map(repr, unknown)))}: no such plugin is installed "
+            f"(installed plugins: {', '.join(entry_point_names()) or 'none'})"
+        )
+    for name in disabled:
+        pm.set_blocked(name)
+    try:
+        pm.load_setuptools_entrypoints(PROJECT_NAME)
+    except Exception as exc:
+        raise PluginError(f"loading a '{PROJECT_NAME}' entry-point plugin failed: {exc}") from exc
+
+
+def _check_requirements(pm: pluggy.PluginManager, disabled: set[str]) -> None:
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked
+            continue
+        for required in getattr(plugin, REQUIRES_ATTRIBUTE, ()):
+            if pm.get_plugin(required) is not None:
+                continue
+            why = (
+                "which is disabled (PARTSBIN_DISABLE_PLUGINS)"
+                if required in disabled
+                else "which is not installed"
+            )
+            raise PluginError(f"plugin {name!r} requires plugin {required!r}, {why}")
 
 
 def _import(name: str) -> ModuleType:
@@ -91,6 +137,8 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     result = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked (disabled)
+            continue
         hooks = sorted(h.name for h in (pm.get_hookcallers(plugin) or []))
         dist = dists.get(id(plugin))
         result.append(

@@ -20,7 +20,7 @@ class LazyDriverMap(Mapping[str, type[StorageDriver]]):
     """A read-only mapping of scheme -> driver class, given as ``"module:Class"`` strings that are
     imported on first access. Looking up an unknown scheme raises :class:`KeyError`."""
 
-    def __init__(self, targets: Mapping[str, str]) -> None:
+    def __init__(self, targets: Mapping[str, str | type[StorageDriver]]) -> None:
         self._targets = dict(targets)
         self._loaded: dict[str, type[StorageDriver]] = {}
         self._lock = threading.Lock()
@@ -41,23 +41,25 @@ class LazyDriverMap(Mapping[str, type[StorageDriver]]):
         return scheme in self._targets
 
 
-def _import_driver(scheme: str, target: str) -> type[StorageDriver]:
-    module_name, _, class_name = target.partition(":")
-    module = importlib.import_module(module_name)
-    driver = getattr(module, class_name)
+def _import_driver(scheme: str, target: str | type[StorageDriver]) -> type[StorageDriver]:
+    driver: object = target
+    if isinstance(target, str):
+        module_name, _, class_name = target.partition(":")
+        driver = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(driver, type) and issubclass(driver, StorageDriver)):
         raise TypeError(f"{target} (storage scheme {scheme!r}) is not a StorageDriver subclass")
     return driver
 
 
-#: The drivers that ship with Partsbin.
-BUILTIN_DRIVERS: Mapping[str, type[StorageDriver]] = LazyDriverMap(
-    {
-        "file": "storage_drivers.local:LocalDriver",
-        "s3": "storage_drivers.s3:S3Driver",
-        "minio": "storage_drivers.minio:MinioDriver",
-    }
-)
+#: The drivers that ship with Partsbin, by dotted name.
+BUILTIN_DRIVER_TARGETS: Mapping[str, str] = {
+    "file": "storage_drivers.local:LocalDriver",
+    "s3": "storage_drivers.s3:S3Driver",
+    "minio": "storage_drivers.minio:MinioDriver",
+}
+
+#: The drivers that ship with Partsbin (each module imported on first lookup).
+BUILTIN_DRIVERS: Mapping[str, type[StorageDriver]] = LazyDriverMap(BUILTIN_DRIVER_TARGETS)
 
 
 def url_scheme(url: str) -> str:

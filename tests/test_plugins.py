@@ -175,3 +175,68 @@ def test_describe_plugins_is_sorted(tmp_path: Path) -> None:
     pm = build_plugin_manager([SimpleNamespace()], load_entry_points=False)
     names = [row["name"] for row in describe_plugins(pm)]
     assert names == sorted(names)
+
+
+def test_a_disabled_plugin_is_not_loaded(tmp_path: Path) -> None:
+    app = create_app({**_config(tmp_path), "disable_plugins": "kits"})
+    names = {row["name"] for row in describe_plugins(app.extensions["partsbin"].plugin_manager)}
+    assert "kits" not in names and "parts" in names
+    paths = app.test_client().get("/api/docs/openapi.json").json["paths"]
+    assert "/api/parts" in paths and "/api/kits" not in paths
+
+
+def test_disabling_a_plugin_another_needs_fails_naming_both(tmp_path: Path) -> None:
+    with pytest.raises(
+        PluginError, match=r"plugin 'kits' requires plugin 'parts', which is disabled"
+    ):
+        create_app({**_config(tmp_path), "disable_plugins": "parts"})
+
+
+def test_disabling_an_unknown_plugin_fails_listing_the_installed_ones(tmp_path: Path) -> None:
+    with pytest.raises(PluginError, match=r"cannot disable 'kitz'.*installed plugins: .*kits"):
+        create_app({**_config(tmp_path), "disable_plugins": "kitz"})
+
+
+def test_a_plugin_missing_a_required_plugin_fails_naming_both() -> None:
+    class NeedsInventory:
+        REQUIRES_PLUGINS = ("inventory",)
+
+    with pytest.raises(PluginError, match=r"requires plugin 'inventory', which is not installed"):
+        build_plugin_manager([NeedsInventory()], load_entry_points=False)
+
+
+def test_a_plugin_defines_hooks_that_others_implement() -> None:
+    from core.plugin_api import hookspec
+
+    class Specs:
+        @hookspec
+        def widget_count(self) -> int:  # type: ignore[empty-body]
+            """How many widgets."""
+
+    class Owner:
+        @hookimpl
+        def register_hookspecs(self, plugin_manager):
+            plugin_manager.add_hookspecs(Specs)
+
+    class Implementer:
+        @hookimpl
+        def widget_count(self):
+            return 3
+
+    pm = build_plugin_manager([Implementer(), Owner()], load_entry_points=False)
+    assert pm.hook.widget_count() == [3]
+
+
+def test_implementing_a_hook_nobody_defines_fails() -> None:
+    class Implementer:
+        @hookimpl
+        def widget_count(self):
+            return 3
+
+    with pytest.raises(PluginError, match="unknown hooks"):
+        build_plugin_manager([Implementer()], load_entry_points=False)
+
+
+def test_the_core_hookspecs_mention_no_part_or_kit() -> None:
+    specs = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "partsbin_spec")]
+    assert not [name for name in specs if "part" in name or "kit" in name or "stock" in name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context
@@ -10,6 +11,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, RootModel
 
 from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, StrictBody, error_responses
+from core.api.uploads import receive_upload
 from core.attachments import service, views
 from core.attachments.archive import archive_entries, stream_archive
 from core.attachments.entities import find_owner
@@ -120,9 +122,6 @@ _UPLOAD_BODY = {
     }
 }
 
-# Multipart framing around the file: boundaries, part headers and the title field.
-_MULTIPART_OVERHEAD = 64 * 1024
-
 
 @blueprint.get(_SET, responses={200: AttachmentSetBody, **error_responses(400, 404)})
 def get_attachment_set(path: SetPath) -> Response:
@@ -151,24 +150,16 @@ def create_attachment(path: SetPath) -> Response:
     if mimetype == "multipart/form-data":
         service.get_set(path.set_id)  # 404 before reading the body
         settings = state.settings
-        request.max_content_length = (
-            max(settings.max_file_bytes, settings.max_image_bytes) + _MULTIPART_OVERHEAD
-        )
-        upload = request.files.get("file")
-        title = request.form.get("title", "")
-        missing = [
-            name for name, ok in (("file", upload is not None), ("title", title.strip())) if not ok
-        ]
-        if missing:
-            raise ValidationFailed(
-                f"missing required field(s): {', '.join(missing)}",
-                {"fields": {name: "Field required" for name in missing}},
+        with receive_upload(
+            "file",
+            max_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
+            limit_for=partial(service.upload_limit, settings),
+            allowed_types=settings.allowed_types,
+            required_fields=("title",),
+        ) as upload:
+            attachment = service.add_file(
+                state, path.set_id, upload.spool, upload.form["title"], upload.filename
             )
-        assert upload is not None
-        try:
-            attachment = service.add_file(state, path.set_id, upload.stream, title, upload.filename)
-        finally:
-            upload.close()
     elif mimetype == "application/json":
         body = UrlAttachmentIn.model_validate(_json_body())
         attachment = service.add_url(state, path.set_id, body.url, body.title)

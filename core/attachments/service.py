@@ -19,7 +19,7 @@ from core.cas.locks import lock_blob
 from core.cas.sniff import is_image
 from core.cas.spool import IngestSpool
 from core.config import Settings
-from core.db import database_proxy, is_sqlite, utcnow
+from core.db import database, is_sqlite, utcnow
 from core.errors import Conflict, NotFound, ServiceUnavailable
 from core.state import PartsbinState
 
@@ -41,7 +41,7 @@ def locked_set(set_id: int) -> Iterator[AttachmentSet]:
     PostgreSQL locks the row (``SELECT ... FOR UPDATE``); SQLite takes the database write lock
     up front (``BEGIN IMMEDIATE``), so concurrent cover changes serialize instead of interleaving.
     """
-    db = database_proxy.obj
+    db = database.obj
     if is_sqlite(db):
         with db.atomic(lock_type="IMMEDIATE"):
             yield get_set(set_id)
@@ -142,9 +142,15 @@ def attachment_type_for(content_type: str) -> str:
 
 
 def add_file(
-    state: PartsbinState, set_id: int, stream: Readable, title: str, filename: str | None
+    state: PartsbinState,
+    set_id: int,
+    stream: Readable,
+    title: str,
+    filename: str | None,
+    set_as_cover: bool = False,
 ) -> Attachment:
-    """Store an uploaded file's bytes in the CAS, then add it to the set.
+    """Store an uploaded file's bytes in the CAS, then add it to the set (as its cover with
+    ``set_as_cover``; the first image becomes the cover anyway).
 
     The type comes from the content, which must be sound (see :mod:`core.cas.validate`). Raises
     :class:`NotFound` (unknown set; checked before any byte is read), 413, 415, 422 or storage
@@ -161,7 +167,7 @@ def add_file(
             state.settings.allowed_types,
             state.settings.thumbnail_max_pixels,
         )
-    attachment = _insert(state, set_id, _blob_fields(blob, title, filename))
+    attachment = _insert(state, set_id, _blob_fields(blob, title, filename), set_as_cover)
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
 

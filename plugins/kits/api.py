@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.api.schemas import error_responses
+from core.plugin_api import error_responses
 from plugins.kits import service, views
 from plugins.kits.schemas import (
     KitContentCreateIn,

@@ -3,7 +3,7 @@
 For a line of kit K needing part P:
 
 - ``total_required`` = ``required_per_unit x K.build_target``
-- ``in_stock``: from the ``stock_levels`` hook (0 when no plugin keeps stock)
+- ``in_stock``: from the parts plugin's ``part_stock_levels`` hook (0 when no plugin keeps stock)
 - ``reserved``: the needs (``required_per_unit x build_target``) of the OTHER active kits for P
 - ``available`` = ``max(in_stock - reserved, 0)``
 - ``shortfall`` = ``max(total_required - available, 0)``
@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from core.attachments.covers import cover_urls
-from core.state import get_state
+from core.plugin_api import cover_urls
 from plugins.kits.models import ACTIVE, Kit, KitContent
+from plugins.parts.hook_calls import stock_levels
 from plugins.parts.models import Part
 
 
@@ -40,18 +40,6 @@ class ContentLine:
     @property
     def shortfall(self) -> int:
         return max(self.total_required - self.available, 0)
-
-
-def stock_levels(part_ids: list[int]) -> dict[int, int]:
-    """``{part_id: quantity}`` summed over every plugin answering ``stock_levels``; 0 if none."""
-    result = dict.fromkeys(part_ids, 0)
-    if not part_ids:
-        return result
-    for answer in get_state().plugin_manager.hook.stock_levels(part_ids=list(part_ids)):
-        for part_id, quantity in (answer or {}).items():
-            if part_id in result:
-                result[part_id] += int(quantity or 0)
-    return result
 
 
 def reserved_by_other_kits(kit_id: int) -> dict[int, int]:

@@ -1,4 +1,4 @@
-"""The kits plugin's hook implementations (registered from ``core.plugins.DEFAULT_PLUGINS``)."""
+"""The kits plugin's hook implementations (entry point ``kits``); it needs the parts plugin."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from flask_openapi3 import APIBlueprint
 
-from core.attachments.entities import AttachableEntity
-from core.migrations_runner import MigrationSource
-from core.plugins import hookimpl
+from core.plugin_api import AttachableEntity, MigrationSource, hookimpl
+
+#: Kits list parts: the parts plugin must be loaded (checked at start-up).
+REQUIRES_PLUGINS = ("parts",)
 
 MIGRATIONS = MigrationSource(
     "kits",

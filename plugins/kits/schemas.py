@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from core.api.schemas import MAX_ID, QueryModel, may_be_absent
-from plugins.fields import LongText, RowId, StrictTextBody
+from core.plugin_api import MAX_ID, LongText, QueryModel, RowId, StrictTextBody, may_be_absent
 
 #: Upper bound of ``build_target`` and ``required_per_unit`` (keeps products far from overflow).
 MAX_QUANTITY = 1_000_000

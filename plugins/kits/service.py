@@ -12,9 +12,15 @@ from typing import Any, cast
 
 import peewee
 
-from core.attachments.entities import AttachableEntity, create_owner, delete_owner
-from core.db import database_proxy, utcnow
-from core.errors import Conflict, NotFound
+from core.plugin_api import (
+    AttachableEntity,
+    Conflict,
+    NotFound,
+    create_owner,
+    database,
+    delete_owner,
+    utcnow,
+)
 from plugins.kits.models import ACTIVE, ARCHIVED, Kit, KitContent
 from plugins.parts.models import Part
 
@@ -102,7 +108,7 @@ def update_kit(kit_id: int, changes: dict[str, Any]) -> Kit:
     for name, value in changed.items():
         setattr(kit, name, value)
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             kit.save()
     except peewee.IntegrityError as exc:
         raise _name_taken(changed.get("name", kit.name)) from exc
@@ -119,7 +125,7 @@ def _set_status(kit_id: int, status: str) -> Kit:
         )
     kit.status = status
     kit.archived_at = utcnow() if status == ARCHIVED else None
-    with database_proxy.atomic():
+    with database.atomic():
         kit.save()
     return kit
 
@@ -188,7 +194,7 @@ def add_content(
     if listed.exists():
         raise _already_listed(kit_id, part_id)
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             content = KitContent.create(
                 kit=kit_id, part=part_id, required_per_unit=required_per_unit, note=note
             )
@@ -217,7 +223,7 @@ def update_content(
     changed = {name: value for name, value in changes.items() if getattr(content, name) != value}
     if not changed:
         raise _no_changes(f"content line {content_id}")
-    with database_proxy.atomic():
+    with database.atomic():
         updated = (
             KitContent.update(**changed, version=KitContent.version + 1, updated_at=utcnow())
             .where((KitContent.id == content_id) & (KitContent.version == version))
@@ -243,6 +249,6 @@ def delete_content(kit_id: int, content_id: int) -> None:
     """Remove a line from an active kit. Raises :class:`NotFound` or 409 ``KIT_ARCHIVED``."""
     _ensure_active(get_kit(kit_id))
     content = get_content(kit_id, content_id)
-    with database_proxy.atomic():
+    with database.atomic():
         content.delete_instance()
         _touch(kit_id)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from core.attachments.covers import cover_urls
+from core.plugin_api import cover_urls
 from plugins.kits.availability import ContentLine, content_lines
 from plugins.kits.models import Kit
 

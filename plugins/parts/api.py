@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.api.schemas import error_responses
-from core.attachments.views import attachment_full
-from core.state import get_state
+from core.plugin_api import attachment_json, error_responses, preview_url
 from plugins.parts import hook_calls, service, views
 from plugins.parts.schemas import (
     CopyAttachmentIn,
@@ -95,7 +91,7 @@ def copy_attachment(body: CopyAttachmentIn) -> Response:
     attachment = service.copy_attachment_to_part(
         body.target_part_key, body.attachment_id, body.set_as_cover
     )
-    return jsonify({"attachment": attachment_full(attachment)})
+    return jsonify({"attachment": attachment_json(attachment)})
 
 
 @blueprint.post(
@@ -107,6 +103,4 @@ def attachment_preview(body: UrlPreviewIn) -> Response:
 
     Same answer as ``POST /api/attachment-preview``.
     """
-    from core.urlfetch.analyze import preview_url
-
-    return jsonify(asdict(preview_url(body.url, get_state().settings)))
+    return jsonify(preview_url(body.url))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pluggy
 
-from core.state import get_state
+from core.plugin_api import get_state
 
 
 def _hook() -> Any:
@@ -45,7 +45,7 @@ def stock_levels(part_ids: list[int]) -> dict[int, int]:
     result = dict.fromkeys(part_ids, 0)
     if not part_ids:
         return result
-    for answer in _hook().stock_levels(part_ids=list(part_ids)):
+    for answer in _hook().part_stock_levels(part_ids=list(part_ids)):
         for part_id, quantity in (answer or {}).items():
             if part_id in result:
                 result[part_id] += int(quantity or 0)

@@ -7,8 +7,7 @@ from typing import Any
 
 import peewee
 
-from core.attachments.models import AttachmentSet
-from core.db import TimestampedModel
+from core.plugin_api import AttachmentSet, TimestampedModel
 
 
 class JSONListField(peewee.TextField):

@@ -1,18 +1,27 @@
-"""The parts plugin's hook implementations (registered from ``core.plugins.DEFAULT_PLUGINS``)."""
+"""The parts plugin's hook implementations (entry point ``parts``).
+
+It also defines the hooks other plugins implement to tell it about parts
+(:mod:`plugins.parts.hookspecs`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pluggy
 from flask_openapi3 import APIBlueprint
 
-from core.attachments.entities import AttachableEntity
-from core.migrations_runner import MigrationSource
-from core.plugins import hookimpl
+from core.plugin_api import AttachableEntity, MigrationSource, hookimpl
 
 MIGRATIONS = MigrationSource(
     "parts", Path(__file__).resolve().parent / "migrations", "migratehistory_parts"
 )
+
+
+@hookimpl
+def register_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    from plugins.parts import hookspecs
+
+    plugin_manager.add_hookspecs(hookspecs)
 
 
 @hookimpl

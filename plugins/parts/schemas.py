@@ -9,15 +9,18 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator
 
-from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, QueryModel, may_be_absent
-from plugins.fields import (
+from core.plugin_api import (
+    HTTP_URL_SCHEMA,
+    MAX_ID,
     OptionalQueryId,
+    QueryModel,
     RowId,
     StrictTextBody,
     Text50,
     Text100,
     Text255,
     Text500,
+    may_be_absent,
 )
 from plugins.parts.keys import KEY_PATTERN
 

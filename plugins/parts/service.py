@@ -11,12 +11,16 @@ from typing import Any
 
 import peewee
 
-from core.attachments import service as attachment_service
-from core.attachments.entities import AttachableEntity, create_owner, delete_owner
-from core.attachments.models import Attachment
-from core.db import database_proxy
-from core.errors import Conflict, NotFound
-from core.state import get_state
+from core.plugin_api import (
+    AttachableEntity,
+    Attachment,
+    Conflict,
+    NotFound,
+    copy_attachment,
+    create_owner,
+    database,
+    delete_owner,
+)
 from plugins.parts import hook_calls, keys
 from plugins.parts.models import EDITABLE_FIELDS, Part, PartType
 
@@ -106,7 +110,7 @@ def update_part(key: str, changes: dict[str, Any]) -> Part:
     for name, value in changes.items():
         setattr(part, name, [] if name == "tags" and value is None else value)
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             part.save()
     except peewee.IntegrityError:
         _check_type(changes.get("type_id"))  # the type was deleted meanwhile
@@ -159,6 +163,4 @@ def copy_attachment_to_part(
     Raises :class:`NotFound` for an unknown part or attachment.
     """
     part = get_part(key)
-    return attachment_service.copy_attachment(
-        get_state(), part.attachment_set_id, attachment_id, set_as_cover
-    )
+    return copy_attachment(part.attachment_set_id, attachment_id, set_as_cover=set_as_cover)

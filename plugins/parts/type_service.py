@@ -8,8 +8,7 @@ from typing import cast
 import peewee
 from peewee import fn
 
-from core.db import database_proxy
-from core.errors import Conflict, NotFound
+from core.plugin_api import Conflict, NotFound, database
 from plugins.parts.models import Part, PartType
 
 
@@ -57,7 +56,7 @@ def create_type(name: str) -> PartType:
     """Create a type. Raises :class:`Conflict` (``TYPE_NAME_TAKEN``) if the name is taken."""
     _ensure_name_free(name)
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             return PartType.create(name=name)
     except peewee.IntegrityError as exc:  # a concurrent create won the race
         raise _name_taken(name) from exc
@@ -69,7 +68,7 @@ def rename_type(type_id: int, name: str) -> PartType:
     _ensure_name_free(name, exclude_id=type_id)
     row.name = name
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             row.save()
     except peewee.IntegrityError as exc:
         raise _name_taken(name, type_id) from exc
@@ -89,7 +88,7 @@ def delete_type(type_id: int) -> None:
     part has this type."""
     row = get_type(type_id)
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             count = Part.select().where(Part.part_type == type_id).count()
             if count:
                 raise _in_use(type_id, count)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from core.attachments.covers import cover_urls
+from core.plugin_api import cover_urls
 from plugins.parts import hook_calls
 from plugins.parts.models import Part, PartType
 

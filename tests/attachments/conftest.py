@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from core.attachments.models import AttachmentSet
-from core.db import database_proxy
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -40,7 +39,6 @@ def make_pdf() -> bytes:
 def set_id(app) -> int:
     """A fresh, empty attachment set (no owner)."""
     with app.app_context():
-        database_proxy.initialize(app.extensions["partsbin"].database)
         return AttachmentSet.create().id
 
 

@@ -8,7 +8,6 @@ import pytest
 from flask import Flask
 
 from core.cas.cli import gc_command
-from core.cli import cli
 from storage_drivers.base import StorageDriver
 from tests.cas.conftest import put_blob, use_timed_storage
 
@@ -20,10 +19,6 @@ def storage(app: Flask, tmp_path: Path) -> StorageDriver:
 
 def invoke(app: Flask, *args: str):
     return app.test_cli_runner().invoke(gc_command, list(args))
-
-
-def test_gc_is_a_partsbin_command() -> None:
-    assert cli.commands["gc"] is gc_command
 
 
 def test_default_grace_keeps_fresh_orphans(app: Flask, storage: StorageDriver) -> None:

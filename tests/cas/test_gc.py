@@ -65,8 +65,7 @@ def thumb(storage: StorageDriver, sha256: str, size: int = 100) -> str:
 
 
 def attach(app: Flask, **keys: str | None) -> Attachment:
-    database = get_state(app).database
-    with database.bind_ctx([AttachmentSet, Attachment]):
+    with app.app_context():
         attachment_set = AttachmentSet.create()
         return Attachment.create(
             attachment_set=attachment_set, attachment_type="image", title="t", **keys

@@ -12,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from core.db import database_proxy
 from core.plugins import hookimpl
 from core.state import get_state
 
@@ -32,7 +31,7 @@ class StockPlugin:
         self.calls: list[list[int]] = []
 
     @hookimpl
-    def stock_levels(self, part_ids: list[int]) -> dict[int, int]:
+    def part_stock_levels(self, part_ids: list[int]) -> dict[int, int]:
         self.calls.append(list(part_ids))
         return {pid: self.levels[pid] for pid in part_ids if pid in self.levels}
 
@@ -78,7 +77,6 @@ def in_app(app: Flask) -> Callable[[], Any]:
     @contextmanager
     def _ctx() -> Iterator[None]:
         with app.app_context():
-            database_proxy.initialize(get_state(app).database)
             yield
 
     return _ctx

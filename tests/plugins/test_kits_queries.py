@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.db import database_proxy
+from core.db import database
 from plugins.kits import service as kit_service
 from plugins.parts import service as part_service
 
@@ -25,7 +25,7 @@ def test_kit_list_query_count_does_not_grow_with_rows(
             upload_png(kit["attachment_set_id"])
     small, body = _count(client, query_counter, "/api/kits?limit=1000")
     assert len(body) == 10
-    with in_app(), database_proxy.atomic():
+    with in_app(), database.atomic():
         for i in range(10, 500):
             kit_service.create_kit(f"kit {i}")
     large, body = _count(client, query_counter, "/api/kits?limit=1000")
@@ -43,7 +43,7 @@ def test_kit_detail_query_count_does_not_grow_with_contents(
     upload_png(kit["attachment_set_id"])
 
     def add_lines(first: int, last: int) -> None:
-        with in_app(), database_proxy.atomic():
+        with in_app(), database.atomic():
             for i in range(first, last):
                 part = part_service.create_part({"description": f"part {i}"})
                 kit_service.add_content(kit["id"], part.id, 1 + i % 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from core.plugins import DEFAULT_PLUGINS
 
 ROUTES = {
@@ -21,8 +23,13 @@ ROUTES = {
 }
 
 
-def test_parts_and_kits_are_default_plugins() -> None:
-    assert {"plugins.parts.plugin", "plugins.kits.plugin"} <= set(DEFAULT_PLUGINS)
+def test_parts_and_kits_load_through_entry_points_like_any_plugin() -> None:
+    entry_points = {
+        ep.name: ep.value for ep in importlib.metadata.entry_points(group="partsbin")
+    }
+    assert entry_points["parts"] == "plugins.parts.plugin"
+    assert entry_points["kits"] == "plugins.kits.plugin"
+    assert not any(name.startswith("plugins.") for name in DEFAULT_PLUGINS)
 
 
 def test_every_route_is_documented_with_its_errors(client) -> None:

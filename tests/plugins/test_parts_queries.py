@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from core.db import database_proxy
+from core.db import database
 from plugins.kits import service as kit_service
 from plugins.parts import service
 
 
 def _add_parts(in_app, count: int, type_id: int, kit_id: int) -> None:
-    with in_app(), database_proxy.atomic():
+    with in_app(), database.atomic():
         for i in range(count):
             part = service.create_part({"description": f"part {i}", "type_id": type_id})
             if i % 3 == 0:

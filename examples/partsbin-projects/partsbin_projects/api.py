@@ -14,7 +14,7 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, RootModel, StringConstraints
 
-from core.api.schemas import MAX_ID, StrictBody, error_responses, may_be_absent
+from core.plugin_api import MAX_ID, StrictBody, error_responses, may_be_absent
 from partsbin_projects import service
 from partsbin_projects.models import DESCRIPTION_MAX, NAME_MAX, Project
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from core.attachments.models import AttachmentSet
-from core.db import TimestampedModel
+from core.plugin_api import AttachmentSet, TimestampedModel
 
 #: The values of ``Project.status``, in the order a project moves through them.
 STATUSES: tuple[str, ...] = ("idea", "building", "done")

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from flask_openapi3 import APIBlueprint
 
-from core.attachments.entities import AttachableEntity
-from core.migrations_runner import MigrationSource
-from core.plugins import hookimpl
+from core.plugin_api import AttachableEntity, MigrationSource, hookimpl
 from partsbin_projects.api import blueprint
 from partsbin_projects.service import PROJECT_ENTITY
 

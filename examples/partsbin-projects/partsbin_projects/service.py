@@ -12,10 +12,15 @@ from typing import Any
 
 import peewee
 
-from core.attachments.covers import cover_urls
-from core.attachments.entities import AttachableEntity, create_owner, delete_owner
-from core.db import database_proxy
-from core.errors import Conflict, NotFound
+from core.plugin_api import (
+    AttachableEntity,
+    Conflict,
+    NotFound,
+    cover_urls,
+    create_owner,
+    database,
+    delete_owner,
+)
 from partsbin_projects.models import EDITABLE_FIELDS, Project
 
 #: The project entity type the core manages sets for (``owner.type == "project"``,
@@ -87,7 +92,7 @@ def update_project(project_id: int, changes: dict[str, Any]) -> Project:
     for field, value in changes.items():
         setattr(project, field, value)
     try:
-        with database_proxy.atomic():
+        with database.atomic():
             project.save()
     except peewee.IntegrityError:
         if name is not None and _name_taken(name, except_id=project_id):

@@ -1,4 +1,5 @@
-"""Pydantic field types shared by the built-in plugins' request schemas.
+"""Pydantic field types for request schemas of the core and of plugins (re-exported by
+:mod:`core.plugin_api`).
 
 Text fields are stripped of surrounding whitespace (``StrictTextBody`` turns that on) and
 optional text that is blank arrives as ``None``, so blank strings are never stored.

@@ -1,0 +1,192 @@
+"""The public API for Partsbin plugins: every name a plugin may use, in one module.
+
+A plugin imports from here and from nowhere else in the core (a test enforces it for the built-in
+plugins and the examples). The names are documented in docs/plugins.md ("The plugin API"), which
+also keeps the changelog of :data:`PLUGIN_API_VERSION`: a minor version adds names, a major
+version changes or removes some.
+
+Groups, in the order docs/plugins.md presents them:
+
+- hooks: :data:`hookimpl`, :data:`hookspec` (for plugins that define hooks of their own);
+- registration types: :class:`AttachableEntity`, :class:`MigrationSource`, :func:`is_sqlite`;
+- models and the database: :class:`BaseModel`, :class:`TimestampedModel`, :data:`database`,
+  :func:`utcnow`, :class:`AttachmentSet`, :class:`Attachment`;
+- owners of attachment sets: :func:`create_owner`, :func:`delete_owner`, :func:`backfill_sets`;
+- covers and attachment JSON: :func:`cover_urls`, :func:`cas_url`, :func:`attachment_json`;
+- attachments and uploads: :func:`receive_upload`, :class:`Upload`, :func:`attach_upload`,
+  :func:`get_attachment`, :func:`delete_attachment`, :func:`set_cover`, :func:`copy_attachment`,
+  :func:`preview_url`;
+- errors: :class:`ApiError` and its subclasses, :class:`PluginError`;
+- request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
+  :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
+- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`.
+
+The pytest fixtures for testing a plugin are in :mod:`core.testing` (a pytest plugin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from core.api.fields import (
+    LongText,
+    OptionalQueryId,
+    RowId,
+    StrictTextBody,
+    Text50,
+    Text100,
+    Text255,
+    Text500,
+    blank_to_none,
+)
+from core.api.schemas import (
+    HTTP_URL_SCHEMA,
+    MAX_ID,
+    ErrorBody,
+    QueryModel,
+    StrictBody,
+    error_responses,
+    may_be_absent,
+)
+from core.api.uploads import Upload, receive_upload
+from core.attachments import service as _attachments
+from core.attachments.covers import cas_url, cover_urls
+from core.attachments.entities import AttachableEntity, backfill_sets, create_owner, delete_owner
+from core.attachments.models import Attachment, AttachmentSet
+from core.attachments.views import attachment_full as attachment_json
+from core.config import Settings
+from core.db import BaseModel, TimestampedModel, database, is_sqlite, utcnow
+from core.errors import (
+    ApiError,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnprocessableContent,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from core.hookspecs import hookspec
+from core.migrations_runner import MigrationSource
+from core.plugins import PluginError, hookimpl
+from core.state import PartsbinState, get_state
+
+#: The version of this API (``major.minor``); see the changelog in docs/plugins.md.
+PLUGIN_API_VERSION = "1.0"
+
+
+def attach_upload(
+    set_id: int, upload: Upload, title: str | None = None, *, set_as_cover: bool = False
+) -> Attachment:
+    """Store a received upload in the CAS and add it to set ``set_id``; return the attachment.
+
+    The content must be an allowed attachment type (``PARTSBIN_ALLOWED_TYPES``) and sound
+    (images and PDFs are validated: 422 otherwise). ``title`` defaults to the file name. The
+    first image of a set becomes its cover; ``set_as_cover`` makes this one the cover anyway.
+    Raises :class:`NotFound` for an unknown set, 415/422, or 503 when storage is down; in every
+    error case nothing references the bytes.
+    """
+    state = get_state()
+    allowed = state.settings.allowed_types
+    if upload.content_type not in allowed:
+        raise UnsupportedMediaType(
+            f"content type {upload.content_type} is not allowed "
+            f"(allowed: {', '.join(sorted(allowed))})",
+            {"detected_type": upload.content_type},
+        )
+    name = title or upload.filename or "file"
+    return _attachments.add_file(
+        state, set_id, upload.spool, name, upload.filename, set_as_cover=set_as_cover
+    )
+
+
+def get_attachment(set_id: int, attachment_id: int) -> Attachment:
+    """Attachment ``attachment_id`` of set ``set_id``; raises :class:`NotFound` or
+    :class:`Conflict` (it belongs to another set)."""
+    return _attachments.get_attachment(set_id, attachment_id)
+
+
+def delete_attachment(set_id: int, attachment_id: int) -> None:
+    """Delete an attachment of set ``set_id`` (a deleted cover moves to the oldest remaining
+    image). The bytes stay until garbage collection. Raises like :func:`get_attachment`."""
+    _attachments.delete_attachment(get_state(), set_id, attachment_id)
+
+
+def set_cover(set_id: int, attachment_id: int | None) -> AttachmentSet:
+    """Make ``attachment_id`` the cover of set ``set_id`` (``None`` clears it); return the set."""
+    return _attachments.set_cover(set_id, attachment_id)
+
+
+def copy_attachment(
+    set_id: int, source_attachment_id: int, *, set_as_cover: bool = False
+) -> Attachment:
+    """Copy an attachment of any set into set ``set_id``, sharing its stored bytes."""
+    return _attachments.copy_attachment(get_state(), set_id, source_attachment_id, set_as_cover)
+
+
+def preview_url(url: str) -> dict[str, Any]:
+    """What ``url`` would become as an attachment: ``{title, image_url, original_url,
+    content_type}``, fetched through the SSRF-safe fetcher without storing anything. Fetch
+    failures are 4xx :class:`ApiError`\\ s."""
+    from core.urlfetch.analyze import preview_url as _preview
+
+    return asdict(_preview(url, get_state().settings))
+
+
+__all__ = [
+    "HTTP_URL_SCHEMA",
+    "MAX_ID",
+    "PLUGIN_API_VERSION",
+    "ApiError",
+    "AttachableEntity",
+    "Attachment",
+    "AttachmentSet",
+    "BaseModel",
+    "Conflict",
+    "ErrorBody",
+    "LongText",
+    "MigrationSource",
+    "NotFound",
+    "OptionalQueryId",
+    "PartsbinState",
+    "PayloadTooLarge",
+    "PluginError",
+    "QueryModel",
+    "RowId",
+    "ServiceUnavailable",
+    "Settings",
+    "StrictBody",
+    "StrictTextBody",
+    "Text50",
+    "Text100",
+    "Text255",
+    "Text500",
+    "TimestampedModel",
+    "UnprocessableContent",
+    "UnsupportedMediaType",
+    "Upload",
+    "ValidationFailed",
+    "attach_upload",
+    "attachment_json",
+    "backfill_sets",
+    "blank_to_none",
+    "cas_url",
+    "copy_attachment",
+    "cover_urls",
+    "create_owner",
+    "database",
+    "delete_attachment",
+    "delete_owner",
+    "error_responses",
+    "get_attachment",
+    "get_state",
+    "hookimpl",
+    "hookspec",
+    "is_sqlite",
+    "may_be_absent",
+    "preview_url",
+    "receive_upload",
+    "set_cover",
+    "utcnow",
+]
