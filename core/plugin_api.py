@@ -10,7 +10,7 @@ Groups, in the order docs/plugins.md presents them:
 - hooks: :data:`hookimpl`, :data:`hookspec` (for plugins that define hooks of their own);
 - registration types: :class:`AttachableEntity`, :class:`MigrationSource`, :func:`is_sqlite`;
 - models and the database: :class:`BaseModel`, :class:`TimestampedModel`, :data:`database`,
-  :func:`utcnow`, :class:`AttachmentSet`, :class:`Attachment`;
+  :func:`utcnow`, :func:`tuples`, :class:`AttachmentSet`, :class:`Attachment`;
 - owners of attachment sets: :func:`create_owner`, :func:`delete_owner`, :func:`backfill_sets`;
 - covers and attachment JSON: :func:`cover_urls`, :func:`cas_url`, :func:`attachment_json`;
 - attachments and uploads: :func:`receive_upload`, :class:`Upload`, :func:`attach_upload`,
@@ -56,7 +56,7 @@ from core.attachments.entities import AttachableEntity, backfill_sets, create_ow
 from core.attachments.models import Attachment, AttachmentSet
 from core.attachments.views import attachment_full as attachment_json
 from core.config import Settings
-from core.db import BaseModel, TimestampedModel, database, is_sqlite, utcnow
+from core.db import BaseModel, TimestampedModel, database, is_sqlite, tuples, utcnow
 from core.errors import (
     ApiError,
     Conflict,
@@ -188,5 +188,6 @@ __all__ = [
     "preview_url",
     "receive_upload",
     "set_cover",
+    "tuples",
     "utcnow",
 ]

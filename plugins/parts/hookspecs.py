@@ -39,3 +39,12 @@ def part_stock_levels(part_ids: list[int]) -> dict[int, int] | None:
 
     Answers of several plugins add up. Return ``None`` when the plugin keeps no stock.
     """
+
+
+@hookspec
+def part_locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, where its stock is: ``[{key, box_no, loc_no, qty}, ...]``
+    by box and location (``include=locations``, ``GET /api/parts/{key}/locations``).
+
+    Parts without stock may be absent. Return ``None`` when the plugin keeps no stock.
+    """
