@@ -16,6 +16,7 @@ from core.app import create_app
 from core.cli import cli
 from core.plugins import PluginError, build_plugin_manager, describe_plugins, hookimpl
 from plugins.parts import hookspecs as parts_hookspecs
+from plugins.sellers import hookspecs as sellers_hookspecs
 from storage_drivers.local import LocalDriver as LocalStorage
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
@@ -161,7 +162,7 @@ def test_every_hookspec_is_documented() -> None:
     documented = set(re.findall(r"^###\s+`(\w+)", text, flags=re.MULTILINE))
     specs = {
         name
-        for module in (hookspecs, parts_hookspecs)
+        for module in (hookspecs, parts_hookspecs, sellers_hookspecs)
         for name in dir(module)
         if hasattr(getattr(module, name), "partsbin_spec")
     }
@@ -170,7 +171,7 @@ def test_every_hookspec_is_documented() -> None:
     assert documented - specs == set(), "docs/plugins.md documents hooks that do not exist"
 
 
-@pytest.mark.parametrize("module", [hookspecs, parts_hookspecs])
+@pytest.mark.parametrize("module", [hookspecs, parts_hookspecs, sellers_hookspecs])
 def test_hookspecs_have_docstrings(module) -> None:
     for name in dir(module):
         fn = getattr(module, name)

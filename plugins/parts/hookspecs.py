@@ -48,3 +48,11 @@ def part_locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | Non
 
     Parts without stock may be absent. Return ``None`` when the plugin keeps no stock.
     """
+
+
+@hookspec
+def part_seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, its product pages at sellers: ``[{id, seller_id,
+    seller_name, seller_website, link, logo_url, created_at}, ...]`` (``seller_links`` of
+    parts). Parts without links may be absent; ``None`` when the plugin knows no sellers.
+    """
