@@ -1,4 +1,5 @@
-"""``/api/boxes``, ``/api/locations``, ``/api/inventory`` and ``/api/parts/{key}/history``."""
+"""``/api/boxes``, ``/api/locations``, ``/api/inventory``, ``/api/parts/{key}/history`` and
+``/api/dashboard``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
 from core.plugin_api import error_responses
-from plugins.inventory import service, views
+from plugins.inventory import dashboard, service, views
 from plugins.inventory.schemas import (
     BoxIn,
     BoxList,
@@ -17,9 +18,11 @@ from plugins.inventory.schemas import (
     HistoryList,
     LocationOut,
     LocationPath,
+    LowStockQuery,
     MoveIn,
     PartLocationOut,
     PartPath,
+    RecentActivityQuery,
     StockIn,
     TypePath,
 )
@@ -135,3 +138,43 @@ def suggest_location(path: TypePath) -> Response:
 def part_history(path: PartPath) -> Response:
     """Every change of the part's stock, newest first."""
     return jsonify([views.history_json(row) for row in service.history(get_part(path.key))])
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+@blueprint.get("/dashboard/stats", responses={200: None, **error_responses(400)})
+def dashboard_stats() -> Response:
+    """Totals of parts, stock, boxes and types; stock changes in the last 7 and 30 days; how
+    many parts are low on stock (at most 5, more than 0)."""
+    return jsonify(dashboard.stats())
+
+
+@blueprint.get("/dashboard/low-stock", responses={200: None, **error_responses(400)})
+def dashboard_low_stock(query: LowStockQuery) -> Response:
+    """Parts with stock at or below ``threshold`` (default 5), least first."""
+    return jsonify(dashboard.low_stock(query.threshold))
+
+
+@blueprint.get("/dashboard/recent-activity", responses={200: None, **error_responses(400)})
+def dashboard_recent_activity(query: RecentActivityQuery) -> Response:
+    """The latest stock changes (default 20), newest first."""
+    return jsonify(dashboard.recent_activity(query.limit))
+
+
+@blueprint.get("/dashboard/storage-summary", responses={200: None, **error_responses(400)})
+def dashboard_storage_summary() -> Response:
+    """Every box with its usage."""
+    return jsonify(dashboard.storage_summary())
+
+
+@blueprint.get("/dashboard/category-distribution", responses={200: None, **error_responses(400)})
+def dashboard_category_distribution() -> Response:
+    """How many parts each type has, most first."""
+    return jsonify(dashboard.category_distribution())
+
+
+@blueprint.get("/dashboard/parts-without-documents", responses={200: None, **error_responses(400)})
+def dashboard_parts_without_documents() -> Response:
+    """How many parts have no attachment at all, and the newest ten of them."""
+    return jsonify(dashboard.parts_without_documents())

@@ -129,3 +129,11 @@ class HistoryOut(BaseModel):
 
 class HistoryList(RootModel[list[HistoryOut]]):
     pass
+
+
+class LowStockQuery(QueryModel):
+    threshold: int = Field(default=5, ge=0, le=MAX_QTY)
+
+
+class RecentActivityQuery(QueryModel):
+    limit: int = Field(default=20, ge=1, le=1000)
