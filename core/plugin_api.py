@@ -15,7 +15,7 @@ Groups, in the order docs/plugins.md presents them:
 - covers and attachment JSON: :func:`cover_urls`, :func:`cas_url`, :func:`attachment_json`;
 - attachments and uploads: :func:`receive_upload`, :class:`Upload`, :func:`attach_upload`,
   :func:`get_attachment`, :func:`delete_attachment`, :func:`set_cover`, :func:`copy_attachment`,
-  :func:`preview_url`;
+  :func:`preview_url`, :func:`thumbnail_jpeg`;
 - errors: :class:`ApiError` and its subclasses, :class:`PluginError`;
 - request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
   :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
@@ -125,6 +125,25 @@ def copy_attachment(
     return _attachments.copy_attachment(get_state(), set_id, source_attachment_id, set_as_cover)
 
 
+def thumbnail_jpeg(sha256: str, size: int) -> bytes:
+    """The JPEG thumbnail (at most ``size`` pixels on its longer side) of stored image or PDF
+    ``sha256``, rendered once and kept in the object store like those ``/api/cas`` serves.
+    Raises :class:`NotFound`, 415 (a type that has no thumbnail), 422 (unreadable content) or
+    503 (storage down)."""
+    from core.cas import thumbnails
+
+    state = get_state()
+    settings = state.settings
+    stat = thumbnails.ensure_thumbnail(
+        state.storage,
+        sha256,
+        size,
+        max_pixels=settings.thumbnail_max_pixels,
+        max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
+    )
+    return b"".join(state.storage.open(stat.key))
+
+
 def preview_url(url: str) -> dict[str, Any]:
     """What ``url`` would become as an attachment: ``{title, image_url, original_url,
     content_type}``, fetched through the SSRF-safe fetcher without storing anything. Fetch
@@ -188,6 +207,7 @@ __all__ = [
     "preview_url",
     "receive_upload",
     "set_cover",
+    "thumbnail_jpeg",
     "tuples",
     "utcnow",
 ]

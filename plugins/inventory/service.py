@@ -259,8 +259,8 @@ def stock_levels(part_ids: Iterable[int]) -> dict[int, int]:
 # --- stock ------------------------------------------------------------------------------------
 
 
-def _history(part: Part, delta: int, reference: str) -> None:
-    QuantityHistory.create(part=part.id, delta_qty=delta, location_reference=reference)
+def _history(part: Part, delta: int, reference: str) -> QuantityHistory:
+    return QuantityHistory.create(part=part.id, delta_qty=delta, location_reference=reference)
 
 
 def _put(part: Part, location: Location, qty: int) -> None:
@@ -300,7 +300,8 @@ def _take(part: Part, location: Location, qty: int, reference: str) -> None:
 
 def add_stock(part: Part, box_no: int, loc_no: int, qty: int) -> Assignment:
     """Add ``qty`` (> 0) of the part to a location; return what the location now holds of it.
-    Raises :class:`NotFound` for an unknown box or location."""
+    Raises :class:`NotFound` for an unknown box or location. Runs in the caller's transaction
+    when there is one (as a savepoint)."""
     reference = location_reference(box_no, loc_no)
     try:
         with database.atomic():
@@ -316,14 +317,16 @@ def add_stock(part: Part, box_no: int, loc_no: int, qty: int) -> Assignment:
     return Assignment(box_no, loc_no, part.id, part.key, held)
 
 
-def remove_stock(part: Part, box_no: int, loc_no: int, qty: int) -> None:
-    """Take ``qty`` (> 0) of the part out of a location. Raises :class:`NotFound` (unknown
-    location, or no stock of the part there) or :class:`Conflict` ``INSUFFICIENT_STOCK``."""
+def remove_stock(part: Part, box_no: int, loc_no: int, qty: int) -> QuantityHistory:
+    """Take ``qty`` (> 0) of the part out of a location; return the history row of the change.
+    Raises :class:`NotFound` (unknown location, or no stock of the part there) or
+    :class:`Conflict` ``INSUFFICIENT_STOCK``. Runs in the caller's transaction when there is one
+    (as a savepoint), so other plugins can take stock atomically with their own changes."""
     reference = location_reference(box_no, loc_no)
     with database.atomic():
         location = get_location(box_no, loc_no)
         _take(part, location, qty, reference)
-        _history(part, -qty, reference)
+        return _history(part, -qty, reference)
 
 
 def move_stock(part: Part, source: tuple[int, int], target: tuple[int, int], qty: int) -> None:
