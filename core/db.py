@@ -34,13 +34,18 @@ class BaseModel(peewee.Model):
 
 
 class TimestampedModel(BaseModel):
-    """A model with ``created_at`` and ``updated_at`` maintained on save."""
+    """A model with ``created_at`` and ``updated_at`` maintained on save.
+
+    A new row (saved by INSERT) gets ``updated_at == created_at``; each later save moves
+    ``updated_at`` on.
+    """
 
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
     def save(self, *args: Any, **kwargs: Any) -> int:
-        self.updated_at = utcnow()
+        inserting = self.get_id() is None or kwargs.get("force_insert", args[0] if args else False)
+        self.updated_at = self.created_at if inserting else utcnow()
         return super().save(*args, **kwargs)
 
 
