@@ -233,7 +233,9 @@ def test_applied_order_ties_follow_source_order_then_id(gadgets_app) -> None:
 
     names = [str(m) for m in migrations.applied()]
 
-    assert names == [f"{s.name}:001_initial" for s in migrations.sources]
+    assert names == [
+        f"{row['source']}:{name}" for row in migrations.status() for name in row["applied"]
+    ]
 
 
 def test_source_limits_rollback_to_that_source(gadgets_app, gadgets) -> None:
@@ -371,3 +373,11 @@ def test_is_sqlite_accepts_a_database_or_a_proxy(tmp_path: Path) -> None:
     assert not is_sqlite(peewee.PostgresqlDatabase("nowhere"))
     with pytest.raises(MigrationError, match="not initialised"):
         is_sqlite(peewee.DatabaseProxy())
+
+
+def test_source_without_rollback_or_status_is_a_usage_error(gadgets_app) -> None:
+    result = gadgets_app.test_cli_runner().invoke(cli, ["migrate", "--source", "gadgets"])
+
+    assert result.exit_code == 2
+    assert "--source and --dry-run go with --rollback or --status" in result.output
+    assert _migrations(gadgets_app).status("gadgets")[0]["applied"] == ["001_initial"]
