@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,19 @@ def read_access_log(folder: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def logged_line(folder: Path, predicate: Callable[[dict], bool], timeout: float = 10.0) -> dict:
+    """The first access-log line matching ``predicate``, waiting (bounded) for nginx to write it:
+    nginx logs a request just after its answer is sent, so the client may read first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [line for line in read_access_log(folder) if predicate(line)]
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no access-log line matched within {timeout} s")
+        time.sleep(0.02)
 
 
 @pytest.fixture

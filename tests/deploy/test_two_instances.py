@@ -372,7 +372,7 @@ def test_two_instances_behind_nginx_survive_gc_and_a_killed_instance(
 
         # --- no 5xx beyond A's in-flight requests --------------------------------------------
         outcomes = traffic.outcomes
-        by_id = {line["client_request_id"]: line for line in read_access_log(log_folder)}
+        by_id = {line["request_id"]: line for line in read_access_log(log_folder)}
         in_flight_on_kill = [
             o for o in outcomes if o.started < killed_at and o.ended > kill_started
         ]
