@@ -13,15 +13,14 @@ Every failure is a 422 :class:`core.errors.UnprocessableContent` naming the prob
 
 from __future__ import annotations
 
-import re
 import warnings
 
 from PIL import Image
 
+from core.cas.sniff import find_markup
 from core.cas.spool import IngestSpool
 from core.errors import UnprocessableContent
 
-_MARKUP = re.compile(rb"<(script|html|!doctype\s+html|iframe|body|svg)[\s>]", re.I)
 _RASTER = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 
 
@@ -44,7 +43,7 @@ def validate_content(spool: IngestSpool, max_pixels: int) -> None:
 
 def _reject_markup(spool: IngestSpool, content_type: str) -> None:
     spool.seek(0)
-    if _MARKUP.search(spool.read(8192)):
+    if find_markup(spool.read(8192)):
         raise UnprocessableContent(
             f"file is {content_type} but also contains HTML or script markup (a polyglot)",
             {"content_type": content_type},
