@@ -20,7 +20,7 @@ from core.app import create_app
 from core.cas.ingest import ingest
 from core.state import get_state
 
-SIZES = [200, 800]
+SIZES = [200, 300, 800]
 
 
 def _photo(width: int, height: int, seed: int) -> bytes:

@@ -269,7 +269,12 @@ def _run(job: Job, source: BinaryIO, size: int, limits: RenderLimits) -> bytes |
 
 @contextlib.contextmanager
 def _source_file(source: BinaryIO) -> Iterator[str]:
-    """Copy ``source`` (from its start) into a private temp file; yield its path."""
+    """A path of ``source``'s bytes: its own, if it is a named file (a blob of the local
+    driver), else a private temp copy."""
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and os.path.isfile(name) and getattr(source, "mode", "") == "rb":
+        yield name
+        return
     folder = tempfile.mkdtemp(prefix="partsbin-render-")
     try:
         path = os.path.join(folder, "document.pdf")

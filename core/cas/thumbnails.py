@@ -38,6 +38,7 @@ import contextlib
 import functools
 import io
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -267,7 +268,17 @@ def _key_lock(key: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _spooled_source(storage: StorageDriver, key: str, limit: int) -> Iterator[BinaryIO]:
-    """Copy blob ``key`` into a spooled temp file (memory, then disk); refuse > ``limit`` bytes."""
+    """Blob ``key`` as a seekable file; refuse more than ``limit`` bytes.
+
+    A driver that stores blobs as local files (``path_for``, the local driver) gives the file
+    itself, opened read-only: no copy. Otherwise the bytes are copied into a spooled temp file
+    (memory, then disk).
+    """
+    local = _open_local(storage, key, limit)
+    if local is not None:
+        with local:
+            yield local
+        return
     spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
     try:
         chunks = storage.open(key)
@@ -286,6 +297,21 @@ def _spooled_source(storage: StorageDriver, key: str, limit: int) -> Iterator[Bi
         yield spooled  # type: ignore[misc]
     finally:
         spooled.close()
+
+
+def _open_local(storage: StorageDriver, key: str, limit: int) -> BinaryIO | None:
+    path_for = getattr(storage, "path_for", None)
+    if path_for is None:
+        return None
+    try:
+        opened: BinaryIO = open(path_for(key), "rb")
+    except OSError:
+        return None  # let the driver's own read report what is wrong
+    size = os.fstat(opened.fileno()).st_size
+    if size > limit:
+        opened.close()
+        raise _source_too_large(size, limit)
+    return opened
 
 
 def _source_too_large(size: int, limit: int) -> UnprocessableContent:
