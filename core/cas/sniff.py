@@ -133,20 +133,27 @@ def starts_like_html(text: bytes) -> bool:
     word, case-insensitive.
 
     As the regular expression ``^\\s*(<!--.*?-->\\s*)*<(...)\\b`` would, a run of comments may
-    end at *any* ``-->`` after the first ``<!--`` (so ``<!-- a --> b --> <html>`` counts).
-    Every such end is tried once: linear time, where the regular expression backtracked
-    exponentially.
+    end at *any* ``-->`` after the first ``<!--`` (so ``<!-- a --> b --> <html>`` counts). So
+    every occurrence of a tag name is tried once: does whitespace back to a ``-->`` precede it?
+    Linear time, where the regular expression backtracked exponentially.
     """
     start = _skip_whitespace(text, 0)
     if _html_tag_at(text, start):
         return True
     if not text.startswith(b"<!--", start):
         return False
-    end = text.find(b"-->", start + 4)
-    while end >= 0:
-        if _html_tag_at(text, _skip_whitespace(text, end + 3)):
-            return True
-        end = text.find(b"-->", end + 1)
+    earliest = start + 7  # just after the shortest comment, "<!---->"
+    lowered = text.lower()
+    for needle in (b"<!doctype", *(b"<" + name for name in _HTML_START_TAGS)):
+        index = lowered.find(needle, earliest)
+        while index >= 0:
+            before = index
+            while before > earliest and text[before - 1] in WHITESPACE:
+                before -= 1
+            if before >= earliest and text[before - 3 : before] == b"-->":
+                if _html_tag_at(text, index):
+                    return True
+            index = lowered.find(needle, index + 1)
     return False
 
 
@@ -175,18 +182,21 @@ def _xml_prolog_end(text: bytes) -> tuple[bool, int]:
 def find_markup(data: bytes) -> bool:
     """Whether ``data`` contains HTML or script markup a browser could render as a page:
     ``<script``, ``<html``, ``<!doctype html``, ``<iframe``, ``<body`` or ``<svg`` followed by
-    whitespace or ``>`` (case-insensitive), anywhere. Linear time."""
-    index = data.find(b"<")
+    whitespace or ``>`` (case-insensitive), anywhere. Linear time: one ``find`` pass per tag."""
+    lowered = data.lower()
+    for name in (b"script", b"html", b"iframe", b"body", b"svg"):
+        needle = b"<" + name
+        index = lowered.find(needle)
+        while index >= 0:
+            if _ends_tag_name(lowered, index + len(needle), allow_end=False):
+                return True
+            index = lowered.find(needle, index + 1)
+    index = lowered.find(b"<!doctype")
     while index >= 0:
-        end = _doctype_html_at(data, index)
-        if end < 0:
-            for name in (b"script", b"html", b"iframe", b"body", b"svg"):
-                if _tag_at(data, index, name):
-                    end = index + 1 + len(name)
-                    break
-        if end >= 0 and _ends_tag_name(data, end, allow_end=False):
+        end = _doctype_html_at(lowered, index)
+        if end >= 0 and _ends_tag_name(lowered, end, allow_end=False):
             return True
-        index = data.find(b"<", index + 1)
+        index = lowered.find(b"<!doctype", index + 1)
     return False
 
 
