@@ -379,10 +379,14 @@ def _serve(control: socket.socket) -> None:
             os.close(fds[0])
             continue
         if os.fork() == 0:
-            control.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _child_main(fds[0], request)
-            os._exit(0)
+            code = 1
+            try:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _child_main(fds[0], request)
+                code = 0
+            finally:
+                os._exit(code)  # never back into the loop, whatever happened
         os.close(fds[0])
 
 
