@@ -393,8 +393,8 @@ def _serve(control: socket.socket) -> None:
 def _child_main(answer_fd: int, request: dict[str, Any]) -> None:
     """A forked child: set the limits, do the job, write one answer."""
     max_memory, cpu_seconds = int(request["max_memory"]), int(request["cpu_seconds"])
-    resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    _lower_limit(resource.RLIMIT_AS, max_memory, max_memory)
+    _lower_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the default action ends the process,
     signal.setitimer(signal.ITIMER_REAL, float(request["timeout"]))  # even inside PDFium
     job: Job = request["job"]
@@ -411,6 +411,14 @@ def _child_main(answer_fd: int, request: dict[str, Any]) -> None:
         )
     with socket.socket(fileno=answer_fd) as sock:
         sock.sendall(answer)
+
+
+def _lower_limit(which: int, soft: int, hard: int) -> None:
+    """Set a resource limit, never above the hard limit the process already has."""
+    _, current_hard = resource.getrlimit(which)
+    if current_hard != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current_hard), min(hard, current_hard)
+    resource.setrlimit(which, (soft, hard))
 
 
 def _error_json(code: str, message: str, details: dict[str, Any]) -> bytes:
