@@ -168,7 +168,7 @@ def render_thumbnail(
 @functools.lru_cache(maxsize=64)
 def generic_pdf_thumbnail(size: int) -> bytes:
     """The generic PDF preview (a page with a folded corner and a red "PDF" band) as JPEG bytes,
-    ``size`` pixels high (the width of an A4 page's ratio). Served for PDFs that cannot be
+    ``size`` pixels high and shaped like an A4 page. Served for PDFs that cannot be
     rendered within the limits."""
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"thumbnail size must be {MIN_SIZE}..{MAX_SIZE}, not {size}")
