@@ -5,7 +5,8 @@ Every hop (the URL and each redirect target) is parsed, resolved and checked by
 built for the IP; ``Host``, TLS SNI and certificate checks use the host name), so a second DNS
 lookup cannot redirect it. Redirects are followed by hand, at most :data:`MAX_REDIRECTS`.
 Connect and read timeouts come from ``Settings.url_fetch_timeout``; a :class:`Deadline` bounds
-the whole exchange: connect, TLS handshake, response headers and body, over every redirect. Per-
+the whole exchange: name resolution, connect, TLS handshake, response headers and body, over
+every redirect. Per-
 read timeouts alone cannot do that (a server sending one header byte every 0.5 s never trips a
 1 s read timeout), so each connection's socket is watched by a :class:`_Watchdog` that shuts it
 down when the deadline passes; whatever read was waiting then fails at once, as
@@ -50,6 +51,7 @@ from core.urlfetch.policy import (
     AddressPolicy,
     InvalidUrl,
     IPAddress,
+    ResolveTimeout,
     Target,
     UrlBlocked,
     check_url,
@@ -457,7 +459,7 @@ def fetch(
     deadline = deadline or default_deadline(settings)
     current = url
     for hop in range(MAX_REDIRECTS + 1):
-        target, addresses = _check_hop(current, url, hop, policy)
+        target, addresses = _check_hop(current, url, hop, policy, deadline)
         deadline.check(current)
         response, pool = _request(target, addresses, settings, deadline, accept, tls_ca_file)
         status = response.status
@@ -514,10 +516,12 @@ def fetch_bytes(
 
 
 def _check_hop(
-    current: str, original: str, hop: int, policy: AddressPolicy
+    current: str, original: str, hop: int, policy: AddressPolicy, deadline: Deadline
 ) -> tuple[Target, Sequence[IPAddress]]:
     try:
-        return check_url(current, policy)
+        return check_url(current, policy, timeout=deadline.remaining())
+    except ResolveTimeout as exc:
+        raise _deadline_timeout(current, deadline) from exc
     except (InvalidUrl, UrlBlocked) as exc:
         if hop == 0:
             raise

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from core.config import Settings
@@ -239,16 +241,17 @@ class AddressPolicy:
             {"address": shown, "reason": reason},
         )
 
-    def resolve(self, host: str, port: int) -> list[IPAddress]:
+    def resolve(self, host: str, port: int, timeout: float | None = None) -> list[IPAddress]:
         """Resolve ``host`` and check every address it resolves to.
 
         Returns the addresses (deduplicated, in resolver order) the caller must connect to,
         and only to them. Raises :class:`UrlUnresolvable` (422) if the name does not resolve and
         :class:`UrlBlocked` (400) if ANY of its addresses is refused, so a name mixing a public
-        and a private address is refused as a whole.
+        and a private address is refused as a whole. With ``timeout``, raises
+        :class:`ResolveTimeout` when the resolver has not answered within that many seconds.
         """
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = _getaddrinfo(host, port, timeout)
         except (socket.gaierror, UnicodeError, OSError) as exc:
             raise UrlUnresolvable(f"host {host} could not be resolved", {"host": host}) from exc
         addresses: list[IPAddress] = []
@@ -264,6 +267,36 @@ class AddressPolicy:
         for address in addresses:
             self.check(address, host)
         return addresses
+
+
+class ResolveTimeout(Exception):
+    """The resolver did not answer in time (the fetcher reports it as its own timeout)."""
+
+
+def _getaddrinfo(host: str, port: int, timeout: float | None) -> list[Any]:
+    """``socket.getaddrinfo`` for TCP; with ``timeout``, waited for at most that long.
+
+    The C resolver cannot be interrupted, so it runs in a daemon thread that is left to finish
+    on its own (bounded by the system resolver's timeouts) when the caller gives up.
+    """
+    if timeout is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    outcome: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=resolve, name=f"resolve {host}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, timeout))
+    if not outcome:
+        raise ResolveTimeout(f"resolving {host} took longer than {timeout:g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return list(outcome[0])
 
 
 def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -362,11 +395,13 @@ def _ascii_host(host: str) -> str:
         raise InvalidUrl(f"URL host {host!r} is not a valid host name") from None
 
 
-def check_url(url: str, policy: AddressPolicy) -> tuple[Target, Sequence[IPAddress]]:
+def check_url(
+    url: str, policy: AddressPolicy, timeout: float | None = None
+) -> tuple[Target, Sequence[IPAddress]]:
     """Parse ``url`` and resolve and check its host: everything short of connecting.
 
     Returns the target and the allowed addresses to connect to. Raises :class:`InvalidUrl`,
-    :class:`UrlUnresolvable` or :class:`UrlBlocked`.
+    :class:`UrlUnresolvable`, :class:`UrlBlocked`, or with ``timeout`` :class:`ResolveTimeout`.
     """
     target = parse_target(url)
-    return target, policy.resolve(target.host, target.port)
+    return target, policy.resolve(target.host, target.port, timeout)

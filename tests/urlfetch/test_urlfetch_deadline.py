@@ -138,3 +138,22 @@ def test_a_fast_answer_is_not_cut(settings: Settings, server: LocalHttpServer) -
     url = server.route("/fast", b"x" * 100_000, content_type="application/octet-stream")
     final_url, body = fetch_bytes(url, settings, max_bytes=10**6)
     assert final_url == url and body == b"x" * 100_000
+
+
+def test_a_resolver_that_does_not_answer_ends_at_the_deadline(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = threading.Event()
+
+    def hung_resolver(*args: object, **kwargs: object) -> list[object]:
+        released.wait(DRIP_SECONDS)  # a resolver that never answers (until the test ends)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung_resolver)
+    started = time.monotonic()
+    try:
+        with pytest.raises(UrlTimeout):
+            fetch_bytes("http://slow-dns.example.test/", settings, max_bytes=1000)
+        assert time.monotonic() - started < GENEROUS_SECONDS
+    finally:
+        released.set()
