@@ -10,8 +10,10 @@ Every parameter is optional. Without ``access_key``/``secret_key`` the boto3 cre
 used (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, profiles, instance roles), resolved once
 per process; ``region`` falls back to ``AWS_REGION``/``AWS_DEFAULT_REGION``, then ``us-east-1``.
 An optional path after the bucket is a key prefix: the driver then sees only keys under it.
-Timeouts are in seconds; ``max_attempts`` counts the first try, so a dead endpoint fails within
-a few seconds. ``addressing_style`` defaults to ``path`` with an ``endpoint_url``, else ``auto``.
+Timeouts are in seconds (defaults: connect 3, read 10, so a frozen server fails a request within
+about 20 s with the retry); ``max_attempts`` (default 2) counts the first try. The readiness
+probe (:meth:`S3Driver.check`) uses its own client with a 2 s budget and no retry.
+``addressing_style`` defaults to ``path`` with an ``endpoint_url``, else ``auto``.
 
 The bucket is checked when the driver is built: missing -> :class:`StorageMisconfigured` (or
 created with ``create_bucket=true``); unreachable or refused credentials ->
@@ -22,10 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 from storage_drivers.base import (
+    PRESIGNABLE_HEADERS,
     BlobNotFound,
     BlobStat,
     StorageDriver,
@@ -92,8 +95,8 @@ class S3Driver(StorageDriver):
         secret_key: str | None = None,
         create_bucket: bool = False,
         addressing_style: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
         max_attempts: int = 2,
     ) -> None:
         """Build the client and check the bucket (see the module docstring for errors)."""
@@ -123,14 +126,17 @@ class S3Driver(StorageDriver):
             retries={"max_attempts": max_attempts, "mode": "standard"},
             max_pool_connections=20,
         )
+        self._client_arguments: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "aws_access_key_id": access_key,
+            "aws_secret_access_key": secret_key,
+        }
+        self._config = config
+        self._probe_clients: dict[float, Any] = {}
         try:
             with _session_lock:  # creating clients from one session is not thread-safe
                 self._client: Any = session.client(
-                    "s3",
-                    endpoint_url=endpoint_url,
-                    aws_access_key_id=access_key,
-                    aws_secret_access_key=secret_key,
-                    config=config,
+                    "s3", config=config, **self._client_arguments
                 )
                 if access_key is None:
                     credentials = session.get_credentials()
@@ -172,8 +178,8 @@ class S3Driver(StorageDriver):
             secret_key=params.get("secret_key"),
             create_bucket=bool_param(params, "create_bucket", False),
             addressing_style=params.get("addressing_style") or None,
-            connect_timeout=seconds_param(params, "connect_timeout", 5.0),
-            read_timeout=seconds_param(params, "read_timeout", 30.0),
+            connect_timeout=seconds_param(params, "connect_timeout", 3.0),
+            read_timeout=seconds_param(params, "read_timeout", 10.0),
             max_attempts=int_param(params, "max_attempts", 2, minimum=1),
         )
 
@@ -274,18 +280,60 @@ class S3Driver(StorageDriver):
                 for item in page.get("Contents", ()):
                     yield BlobStat(item["Key"][skip:], int(item["Size"]), item.get("LastModified"))
 
-    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
-        """Return a SigV4 presigned GET URL (computed locally, no request is made)."""
+    def presigned_get_url(
+        self,
+        key: str,
+        expires_seconds: int = 300,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Return a SigV4 presigned GET URL (computed locally, no request is made).
+
+        ``response_headers`` become the signed ``response-*`` overrides; ``None`` if one of
+        them has no S3 override (see :data:`~storage_drivers.base.PRESIGNABLE_HEADERS`).
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._name(key)}
+        for name, value in (response_headers or {}).items():
+            parameter = PRESIGNABLE_HEADERS.get(name)
+            if parameter is None:
+                return None
+            params[parameter] = value
         with self._errors(key):
             url: str = self._client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": self._name(key)},
-                ExpiresIn=expires_seconds,
+                "get_object", Params=params, ExpiresIn=expires_seconds
             )
         return url
 
+    def check(self, timeout: float = 2.0) -> None:
+        """HEAD a probe key with a client of its own: ``timeout`` per connect and read, no retry."""
+        client = self._probe_client(timeout)
+        try:
+            client.head_object(Bucket=self.bucket, Key=self._probe_prefix)
+        except botocore.exceptions.ClientError as exc:
+            error = self._translate(exc, "healthcheck/probe")
+            if not isinstance(error, BlobNotFound):
+                raise error from exc
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as exc:
+            raise self._translate(exc, None) from exc
+
+    def _probe_client(self, timeout: float) -> Any:
+        with _session_lock:
+            client = self._probe_clients.get(timeout)
+            if client is None:
+                config = self._config.merge(
+                    Config(
+                        connect_timeout=timeout,
+                        read_timeout=timeout,
+                        retries={"max_attempts": 1, "mode": "standard"},
+                    )
+                )
+                client = _session.client("s3", config=config, **self._client_arguments)
+                self._probe_clients[timeout] = client
+            return client
+
     def close(self) -> None:
         self._client.close()
+        for client in self._probe_clients.values():
+            client.close()
 
     # --- helpers -------------------------------------------------------------------------
 

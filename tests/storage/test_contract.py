@@ -268,8 +268,63 @@ def test_presigned_get_url_serves_the_object_over_http(
     assert response.content == DATA
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "image/png"},
+        {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    ],
+    ids=["type", "type-disposition-cache"],
+)
+def test_presigned_get_url_signs_response_header_overrides(
+    driver: StorageDriver, driver_kind: str, headers: dict[str, str]
+) -> None:
+    put_bytes(driver, "shared/overrides.bin", DATA)
+
+    url = driver.presigned_get_url("shared/overrides.bin", 60, response_headers=headers)
+
+    if driver_kind == "file":
+        assert url is None
+        return
+    assert url is not None
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == DATA
+    for name, value in headers.items():
+        assert response.headers[name] == value
+
+
+def test_presigned_get_url_refuses_headers_it_cannot_sign(driver: StorageDriver) -> None:
+    put_bytes(driver, "shared/csp.bin", DATA)
+
+    headers = {"Content-Type": "image/png", "Content-Security-Policy": "sandbox"}
+    assert driver.presigned_get_url("shared/csp.bin", 60, response_headers=headers) is None
+
+
+def test_local_path_is_a_file_with_the_bytes_or_none(
+    driver: StorageDriver, driver_kind: str
+) -> None:
+    put_bytes(driver, "docs/local.bin", DATA)
+
+    path = driver.local_path("docs/local.bin")
+
+    if driver_kind == "file":
+        assert path is not None
+        with open(path, "rb") as file:
+            assert file.read() == DATA
+    else:
+        assert path is None
+    assert driver.local_path("docs/missing.bin") is None
+
+
 def test_check_passes_when_the_backend_answers(driver: StorageDriver) -> None:
     driver.check()
+    driver.check(timeout=1.0)
 
 
 def test_the_driver_can_be_shared_between_threads(driver: StorageDriver) -> None:
