@@ -83,7 +83,11 @@ class BlobCache:
     :class:`~storage_drivers.base.StorageMisconfigured` if ``directory`` cannot be created.
     """
 
-    def __init__(self, directory: str, max_bytes: int) -> None:
+    def __init__(self, directory: str, max_bytes: int, *, background: bool = True) -> None:
+        """Use ``directory`` (created if missing) for at most ``max_bytes``.
+
+        ``background=False`` runs no eviction thread: the owner calls :meth:`evict` itself.
+        """
         if max_bytes <= 0:
             raise ValueError("a cache needs max_bytes > 0 (0 means: no cache)")
         self.directory = os.path.abspath(directory)
@@ -110,9 +114,10 @@ class BlobCache:
         self._filled_since_pass = 0
         self._wake = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._evictor, name="partsbin-cache", daemon=True)
-        self._thread.start()
-        self._wake.set()  # one pass at start-up: removes stale temp files, enforces the limit
+        if background:
+            thread = threading.Thread(target=self._evictor, name="partsbin-cache", daemon=True)
+            thread.start()
+            self._wake.set()  # one pass at start-up: removes stale temp files, enforces the limit
 
     # --- paths and counters ----------------------------------------------------------------
 
@@ -221,15 +226,15 @@ class BlobCache:
             except Exception:  # the evictor must survive any file system error
                 log.exception("cache: eviction pass failed")
 
-    def evict(self) -> int:
+    def evict(self, *, wait: bool = False) -> int:
         """One eviction pass (see the module docstring); returns the bytes removed.
 
-        Skipped (returning 0) while another process runs one.
+        Skipped (returning 0) while another process runs one, unless ``wait``.
         """
         lock_path = os.path.join(self.directory, "evict.lock")
         with open(lock_path, "a+b") as lock_file:
             try:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
                     return 0

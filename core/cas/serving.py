@@ -362,6 +362,16 @@ class RangeFile(io.RawIOBase):
     def fileno(self) -> int:
         return self._file.fileno()
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move the underlying file (``socket.sendfile`` seeks to where it sent up to)."""
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
     def read(self, size: int = -1) -> bytes:
         want = self._remaining if size is None or size < 0 else min(size, self._remaining)
         data = self._file.read(want) if want > 0 else b""
