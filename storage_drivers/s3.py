@@ -4,7 +4,7 @@ URL::
 
     s3://bucket[/key/prefix]?endpoint_url=http://127.0.0.1:8333&region=us-east-1
         &access_key=...&secret_key=...&create_bucket=true&addressing_style=path
-        &connect_timeout=5&read_timeout=30&max_attempts=2
+        &connect_timeout=3&read_timeout=10&max_attempts=2
 
 Every parameter is optional. Without ``access_key``/``secret_key`` the boto3 credential chain is
 used (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, profiles, instance roles), resolved once
@@ -123,7 +123,8 @@ class S3Driver(StorageDriver):
             s3=s3_options,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # botocore: "max_attempts" counts retries only; "total_max_attempts" the first try too
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             max_pool_connections=20,
         )
         self._client_arguments: dict[str, Any] = {
@@ -323,7 +324,7 @@ class S3Driver(StorageDriver):
                     Config(
                         connect_timeout=timeout,
                         read_timeout=timeout,
-                        retries={"max_attempts": 1, "mode": "standard"},
+                        retries={"total_max_attempts": 1, "mode": "standard"},
                     )
                 )
                 client = _session.client("s3", config=config, **self._client_arguments)
