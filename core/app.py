@@ -93,6 +93,7 @@ def create_app(
     from core.api import cas, health
 
     app.register_api(health.blueprint)
+    app.register_api(health.metrics_blueprint)
     app.register_api(cas.blueprint)
     for _plugin, blueprint in collect_list(pm, "register_blueprints", app=app):
         app.register_api(blueprint)
