@@ -68,8 +68,9 @@ _PARAMS = (
 )
 ACCESS_KEY_ENV = "PARTSBIN_MINIO_ACCESS_KEY"
 SECRET_KEY_ENV = "PARTSBIN_MINIO_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
-#: Part size of streaming uploads of unknown length; up to 3 parts are buffered at once.
-PART_SIZE = 8 * 1024 * 1024
+#: Part size of streaming uploads (the S3 minimum): the SDK holds one part, and a copy of it, in
+#: memory at a time.
+PART_SIZE = 5 * 1024 * 1024
 
 
 class MinioDriver(StorageDriver):
@@ -182,7 +183,7 @@ class MinioDriver(StorageDriver):
     # --- operations ----------------------------------------------------------------------
 
     def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
-        """Upload with ``put_object(length=-1, part_size=8 MiB)``, one part at a time.
+        """Upload with ``put_object(length=-1, part_size=5 MiB)``, one part at a time.
 
         Raises :class:`ValueError` (storing nothing) if ``size`` is given and the stream yields a
         different number of bytes; exceptions raised by ``stream`` propagate unchanged.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from storage_drivers.base import (
@@ -77,6 +78,8 @@ _PARAMS = (
 )
 _ADDRESSING_STYLES = ("auto", "path", "virtual")
 _PART_SIZE = 8 * 1024 * 1024
+#: Parts of one upload in flight at once.
+_CONCURRENCY = 2
 
 
 class S3Driver(StorageDriver):
@@ -148,7 +151,7 @@ class S3Driver(StorageDriver):
         self._transfer = TransferConfig(
             multipart_threshold=_PART_SIZE,
             multipart_chunksize=_PART_SIZE,
-            max_concurrency=2,
+            max_concurrency=_CONCURRENCY,
             use_threads=True,
         )
         # Parts read from a non-seekable stream are buffered in memory: bound them to 2 parts
@@ -214,15 +217,73 @@ class S3Driver(StorageDriver):
     # --- operations ----------------------------------------------------------------------
 
     def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
-        """Upload with boto3's managed transfer (multipart above 8 MiB, parts buffered in memory).
+        """Upload ``stream``; multipart above 8 MiB, two parts in flight.
 
-        Raises :class:`ValueError` (storing nothing) if ``size`` is given and the stream yields a
-        different number of bytes; exceptions raised by ``stream`` propagate unchanged.
+        A seekable stream of known ``size`` (the upload spool) is sent straight from the stream:
+        each part reads its own byte window (under a lock), so memory stays at a few buffers
+        whatever the size. Any other stream goes through boto3's managed transfer, which buffers
+        at most two parts in memory. Raises :class:`ValueError` (storing nothing) if ``size`` is
+        given and the stream holds a different number of bytes; exceptions raised by ``stream``
+        propagate unchanged.
         """
         name = self._name(key)
+        if size is not None and _seekable(stream):
+            self._put_windows(name, stream, size)
+            return
         reader = SizeCheckingReader(stream, size)
         with self._errors(key=None):
             self._client.upload_fileobj(reader, self.bucket, name, Config=self._transfer)
+
+    def _put_windows(self, name: str, stream: BinaryIO, size: int) -> None:
+        start = stream.tell()
+        available = stream.seek(0, 2) - start
+        stream.seek(start)
+        if available != size:
+            raise ValueError(f"stream holds {available} bytes; {size} were announced")
+        lock = threading.Lock()
+        if size <= _PART_SIZE:
+            with self._errors(key=None):
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=name,
+                    Body=_Window(stream, lock, start, size),
+                    ContentLength=size,
+                )
+            return
+        with self._errors(key=None):
+            upload_id = self._client.create_multipart_upload(Bucket=self.bucket, Key=name)[
+                "UploadId"
+            ]
+
+        def send(number: int) -> dict[str, Any]:
+            offset = (number - 1) * _PART_SIZE
+            length = min(_PART_SIZE, size - offset)
+            answer = self._client.upload_part(
+                Bucket=self.bucket,
+                Key=name,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=_Window(stream, lock, start + offset, length),
+                ContentLength=length,
+            )
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
+        numbers = range(1, (size + _PART_SIZE - 1) // _PART_SIZE + 1)
+        try:
+            with self._errors(key=None), ThreadPoolExecutor(_CONCURRENCY) as pool:
+                parts = list(pool.map(send, numbers))
+                self._client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=name,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=name, UploadId=upload_id
+                )
+            raise
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """GET the object (with a ``Range`` header unless reading it whole) and stream the body.
@@ -385,6 +446,57 @@ def _shared_session() -> Any:
         if _session is None:
             _session = boto3.session.Session()
         return _session
+
+
+def _seekable(stream: object) -> bool:
+    """Whether ``stream`` can be read at any offset (``seek``/``tell``, not declared unseekable)."""
+    if not (callable(getattr(stream, "seek", None)) and callable(getattr(stream, "tell", None))):
+        return False
+    seekable = getattr(stream, "seekable", None)
+    return bool(seekable()) if callable(seekable) else True
+
+
+class _Window:
+    """A seekable read-only view of ``length`` bytes of ``stream`` from ``start``.
+
+    Several windows share one stream: each read seeks and reads under ``lock``, so parts can be
+    sent concurrently (botocore may read a body twice: once to checksum it, once to send it).
+    """
+
+    def __init__(self, stream: BinaryIO, lock: threading.Lock, start: int, length: int) -> None:
+        self._stream = stream
+        self._lock = lock
+        self._start = start
+        self._length = length
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._length - self._position
+        want = remaining if size is None or size < 0 else min(size, remaining)
+        if want <= 0:
+            return b""
+        with self._lock:
+            self._stream.seek(self._start + self._position)
+            data = self._stream.read(want)
+        self._position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._position, 2: self._length}[whence]
+        self._position = max(0, min(self._length, base + offset))
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return self._length
 
 
 def _code_and_status(exc: Any) -> tuple[str | None, int | None]:

@@ -113,6 +113,34 @@ def test_a_large_streamed_object_round_trips_through_multipart_upload(
     assert driver.stat("large.bin") == BlobStat("large.bin", size)
 
 
+@pytest.mark.parametrize("size", [3 * MIB, 20 * MIB + 17], ids=["single-request", "multipart"])
+def test_a_seekable_file_of_known_size_round_trips(driver: StorageDriver, tmp_path, size) -> None:
+    path = tmp_path / "spooled.bin"
+    stream = GeneratedStream(size, seed=3)
+    with open(path, "wb") as out:
+        while chunk := stream.read(MIB):
+            out.write(chunk)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with open(path, "rb") as file:
+        driver.put("spooled.bin", file, size)
+
+    assert hashlib.sha256(read(driver, "spooled.bin")).hexdigest() == expected
+    assert driver.stat("spooled.bin") == BlobStat("spooled.bin", size)
+
+
+def test_a_seekable_file_shorter_than_announced_stores_nothing(
+    driver: StorageDriver, tmp_path
+) -> None:
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"x" * (9 * MIB))
+
+    with open(path, "rb") as file, pytest.raises(ValueError, match="announced"):
+        driver.put("short.bin", file, 10 * MIB)
+
+    assert driver.stat("short.bin") is None
+
+
 # --- ranges ------------------------------------------------------------------------------
 
 
