@@ -1,9 +1,10 @@
 """Local driver vs S3 (SeaweedFS) side by side: thumbnails, CAS GETs, uploads, dedup, 90 MiB.
 
 One ``partsbin serve`` process (1 gunicorn worker x 8 threads) on PostgreSQL (the suite's
-server helper) per backend, run one after the other in the same invocation, so the ratios
-S3/local are measured under the same machine load. With S3 the server gets a local read-through
-cache (``PARTSBIN_CACHE_DIR``) when the settings know it. Figures:
+server helper) per backend, both running at once; each figure is measured on every backend back
+to back, in alternating order over two rounds (best of the two), so the ratios S3/local see the
+same machine load. With S3 the server gets a local read-through cache (``PARTSBIN_CACHE_DIR``)
+when the settings know it. Figures:
 
 * warm thumbnail and CAS GET 100 KiB: requests/s, 8 closed-loop client processes;
 * cold thumbnail of a 1.6 MP JPEG: median ms of first requests of distinct photos;
@@ -29,6 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -194,85 +196,111 @@ def _sha(attachment: dict) -> str:
     return str(attachment["attachment_url"]).rsplit("/", 1)[-1].split("?")[0]
 
 
-def measure(base: str, port: int, worker_pid: int, quick: bool, pool: object) -> dict[str, float]:
-    duration = 3.0 if quick else 6.0
-    session = requests.Session()
-    part = session.post(f"{base}/api/parts", json={"description": "bench"}, timeout=30).json()
-    set_id = int(part["attachment_set_id"])
-    figures: dict[str, float] = {}
+@dataclass
+class Target:
+    """One running server under test and what the figures need from it."""
 
-    # 50 KiB uploads, sequential, unique content.
-    count = 20 if quick else 50
-    pngs = [noise_png(50 * 1024) for _ in range(count + 3)]
-    for png in pngs[:3]:
-        _upload(session, base, set_id, png, "warm.png")
+    backend: str
+    port: int
+    worker_pid: int
+    session: requests.Session = field(default_factory=requests.Session)
+    set_id: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def upload(self, data: bytes, name: str) -> dict:
+        return _upload(self.session, self.base, self.set_id, data, name)
+
+
+def small_uploads(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """50 KiB PNGs, unique, one after the other."""
+    pngs = [noise_png(50 * 1024) for _ in range(20 if quick else 40)]
     started = time.perf_counter()
-    for png in pngs[3:]:
-        _upload(session, base, set_id, png, "small.png")
-    figures["small uploads/s"] = count / (time.perf_counter() - started)
+    for png in pngs:
+        target.upload(png, "small.png")
+    return {"small uploads/s": len(pngs) / (time.perf_counter() - started)}
 
-    # Dedup: the same 5 MiB PDF 20 times (the first stores it, not timed).
+
+def dedup_uploads(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """The same 5 MiB PDF again and again (stored by the first, untimed, upload)."""
     pdf = big_pdf(5 * 1024 * 1024)
-    _upload(session, base, set_id, pdf, "same.pdf")
+    target.upload(pdf, "same.pdf")
     repeats = 10 if quick else 20
     started = time.perf_counter()
     for _ in range(repeats):
-        _upload(session, base, set_id, pdf, "same.pdf")
-    figures["dedup uploads/s"] = repeats / (time.perf_counter() - started)
+        target.upload(pdf, "same.pdf")
+    return {"dedup uploads/s": repeats / (time.perf_counter() - started)}
 
-    # 90 MiB upload.
+
+def large_upload(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """One new 90 MiB PDF; the worker's peak RSS growth while it is handled."""
     large = big_pdf(90 * 1024 * 1024)
-    with PeakRss(worker_pid) as rss:
+    with PeakRss(target.worker_pid) as rss:
         started = time.perf_counter()
-        _upload(session, base, set_id, large, "large.pdf")
+        target.upload(large, "large.pdf")
         took = time.perf_counter() - started
-    del large
-    figures["90 MiB upload MB/s"] = 90 * 1024 * 1024 / MB / took
-    figures["90 MiB upload RSS growth MiB"] = rss.growth_mib
+    return {
+        "90 MiB upload MB/s": 90 * 1024 * 1024 / MB / took,
+        "90 MiB upload RSS growth MiB": rss.growth_mib,
+    }
 
-    # Cold thumbnails of distinct 1.6 MP photos.
-    photos = [_upload(session, base, set_id, photo_jpeg(1600, 1000, i), f"p{i}.jpg")
-              for i in range(4 if quick else 8)]
+
+def cold_thumbnails(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """First ``?thumbnail=300`` of distinct 1.6 MP photos (median)."""
+    photos = [target.upload(photo_jpeg(1600, 1000, i), f"p{i}.jpg") for i in range(6)]
     cold = []
     for attachment in photos:
         started = time.perf_counter()
-        response = session.get(f"{base}/api/cas/{_sha(attachment)}?thumbnail=300", timeout=60)
+        response = target.session.get(
+            f"{target.base}/api/cas/{_sha(attachment)}?thumbnail=300", timeout=60
+        )
         cold.append(time.perf_counter() - started)
         if response.status_code != 200:
             raise RuntimeError(f"thumbnail answered {response.status_code}")
-    figures["cold thumbnail ms"] = statistics.median(cold) * 1000
+    return {"cold thumbnail ms": statistics.median(cold) * 1000}
 
-    # Warm thumbnail and CAS GET 100 KiB with 8 clients.
-    warm_sha = _sha(photos[0])
-    blob_sha = _sha(_upload(session, base, set_id, noise_png(100 * 1024), "100k.png"))
-    scenarios = {
-        "warm thumbnail req/s": Scenario(
-            "thumbnail", f"/api/cas/{warm_sha}?thumbnail=300", {}, 200
-        ),
-        "CAS GET 100 KiB req/s": Scenario("get", f"/api/cas/{blob_sha}", {}, 200),
-    }
-    for name, scenario in scenarios.items():
-        run_load(pool, CLIENTS, port, scenario, 1.0)  # warm-up (fills the cache)
-        result = run_load(pool, CLIENTS, port, scenario, duration)
-        if result.errors:
-            print(f"  {name}: {result.errors} errors", flush=True)
-        figures[name] = result.per_second
-    session.close()
-    return figures
+
+def _load(target: Target, name: str, path: str, quick: bool, pool: object) -> dict[str, float]:
+    scenario = Scenario(name, path, {}, 200)
+    run_load(pool, CLIENTS, target.port, scenario, 1.0)  # warm-up (fills the cache)
+    result = run_load(pool, CLIENTS, target.port, scenario, 3.0 if quick else 5.0)
+    if result.errors:
+        print(f"  {target.backend} {name}: {result.errors} errors", flush=True)
+    return {name: result.per_second}
+
+
+def warm_thumbnail(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    sha = _sha(target.upload(photo_jpeg(1600, 1000, 99), "warm.jpg"))
+    path = f"/api/cas/{sha}?thumbnail=300"
+    target.session.get(target.base + path, timeout=60).raise_for_status()
+    return _load(target, "warm thumbnail req/s", path, quick, pool)
+
+
+def cas_get(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    sha = _sha(target.upload(noise_png(100 * 1024), "100k.png"))
+    return _load(target, "CAS GET 100 KiB req/s", f"/api/cas/{sha}", quick, pool)
+
+
+FIGURES = [
+    warm_thumbnail, cas_get, small_uploads, dedup_uploads, cold_thumbnails, large_upload
+]
 
 
 def run(args: argparse.Namespace) -> None:
     from tests.servers.postgres import PostgresServer
 
     backends = os.environ.get("PARTSBIN_BENCH_BACKENDS", ",".join(BACKENDS)).split(",")
-    results: dict[str, dict[str, float]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="partsbin-bench-remote-") as tmp,
-        seaweedfs() as s3,
-        PostgresServer() as pg,
-        client_pool(CLIENTS) as pool,
-    ):
+    rounds = 1 if args.quick else 2
+    results: dict[str, dict[str, list[float]]] = {b: {} for b in backends}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="partsbin-bench-remote-"))
+        s3 = stack.enter_context(seaweedfs())
+        pg = stack.enter_context(PostgresServer())
+        pool = stack.enter_context(client_pool(CLIENTS))
         bucket = s3.create_bucket(f"bench-{uuid.uuid4().hex[:8]}")
+        targets = []
         for backend in backends:
             folder = Path(tmp) / backend
             folder.mkdir()
@@ -281,24 +309,47 @@ def run(args: argparse.Namespace) -> None:
                 storage = f"file://{folder / 'blobs'}"
             else:
                 storage = remote_storage_url(backend, s3, bucket, backend)
-            with serve(folder, database, storage, cache=backend != "local") as (port, worker):
-                base = f"http://127.0.0.1:{port}"
-                results[backend] = measure(base, port, worker, args.quick, pool)
-            for name, value in results[backend].items():
-                print(f"  {backend}: {name} = {value:.1f}", flush=True)
-    names = list(next(iter(results.values())))
+            port, worker = stack.enter_context(
+                serve(folder, database, storage, cache=backend != "local")
+            )
+            target = Target(backend, port, worker)
+            part = target.session.post(
+                f"{target.base}/api/parts", json={"description": "bench"}, timeout=30
+            ).json()
+            target.set_id = int(part["attachment_set_id"])
+            target.upload(noise_png(50 * 1024), "warm-up.png")
+            targets.append(target)
+        # Each figure runs on every backend back to back, in alternating order over the rounds,
+        # so a change in the machine's load hits both sides of a ratio alike.
+        for round_number in range(rounds):
+            for figure in FIGURES:
+                order = targets if round_number % 2 == 0 else targets[::-1]
+                for target in order:
+                    for name, value in figure(target, args.quick, pool).items():
+                        results[target.backend].setdefault(name, []).append(value)
+                        print(f"  {target.backend}: {name} = {value:.1f}", flush=True)
+    _print(results, backends, rounds)
+
+
+def _best(name: str, values: list[float]) -> float:
+    lower_is_better = name.endswith(" ms") or "RSS" in name
+    return min(values) if lower_is_better else max(values)
+
+
+def _print(results: dict[str, dict[str, list[float]]], backends: list[str], rounds: int) -> None:
+    names = list(results[backends[0]])
     rows = []
     for name in names:
-        row: list[object] = [name, *(results[b][name] for b in backends)]
-        if "local" in results and len(backends) > 1:
-            for backend in backends:
-                if backend != "local":
-                    local = results["local"][name]
-                    row.append(f"{results[backend][name] / local:.2f}" if local else "-")
+        best = {b: _best(name, results[b][name]) for b in backends}
+        row: list[object] = [name, *best.values()]
+        if "local" in best:
+            row += [f"{best[b] / best['local']:.2f}" for b in backends if b != "local"]
         rows.append(row)
     headers = ["figure", *backends]
-    headers += [f"{b}/local" for b in backends if b != "local" and "local" in results]
+    headers += [f"{b}/local" for b in backends if b != "local" and "local" in backends]
     print_table(
-        "local vs S3 (SeaweedFS), PostgreSQL, partsbin serve 1 worker x 8 threads", headers, rows
+        "local vs S3 (SeaweedFS), PostgreSQL, partsbin serve 1 worker x 8 threads "
+        f"(best of {rounds}, backends alternating)",
+        headers,
+        rows,
     )
-
