@@ -206,8 +206,19 @@ def _timed(call):
     return result, time.monotonic() - started
 
 
-def test_readyz_answers_503_within_seconds_when_s3_is_frozen(tmp_path: Path, own_s3) -> None:
-    app = _app(f"sqlite:///{tmp_path}/frozen.db", _default_s3_url(own_s3))
+def _default_minio_url(server: SeaweedServer) -> str:
+    return (
+        f"minio://127.0.0.1:{server.s3_port}/faults?secure=false&region={server.region}"
+        f"&access_key={server.access_key}&secret_key={server.secret_key}"
+    )
+
+
+@pytest.mark.parametrize("kind", ["s3", "minio"])
+def test_readyz_answers_503_within_seconds_when_s3_is_frozen(
+    tmp_path: Path, own_s3, kind: str
+) -> None:
+    url = _default_s3_url(own_s3) if kind == "s3" else _default_minio_url(own_s3)
+    app = _app(f"sqlite:///{tmp_path}/frozen.db", url)
     client = app.test_client()
     assert client.get("/health/readyz").status_code == 200
     with _frozen(own_s3):
