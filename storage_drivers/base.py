@@ -9,6 +9,7 @@ into one of the exceptions below, so callers never see a boto3, minio or OS erro
 from __future__ import annotations
 
 import abc
+import inspect
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,19 @@ class BlobStat:
     size: int
     #: When the object was last written (timezone-aware UTC), or None if the backend cannot tell.
     modified: datetime | None = field(default=None, compare=False)
+
+
+def accepts_keyword(method: object, name: str) -> bool:
+    """Whether ``method`` takes the keyword argument ``name`` (or ``**kwargs``).
+
+    Drivers written against an older version of this interface may override ``check()`` or
+    ``presigned_get_url()`` without the newer arguments; callers use this to call them safely.
+    """
+    try:
+        parameters = inspect.signature(method).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def check_key(key: str) -> str:

@@ -46,7 +46,13 @@ from collections import OrderedDict
 from collections.abc import Generator, Iterator, Mapping
 from typing import BinaryIO
 
-from storage_drivers.base import BlobStat, StorageDriver, StorageMisconfigured, check_key
+from storage_drivers.base import (
+    BlobStat,
+    StorageDriver,
+    StorageMisconfigured,
+    accepts_keyword,
+    check_key,
+)
 from storage_drivers.local import fan_out
 from storage_drivers.streams import CHUNK_SIZE, ClosingIterator, check_range
 
@@ -509,10 +515,19 @@ class CachingDriver(StorageDriver):
         expires_seconds: int = 300,
         response_headers: Mapping[str, str] | None = None,
     ) -> str | None:
+        if response_headers and not accepts_keyword(
+            self.inner.presigned_get_url, "response_headers"
+        ):
+            return None
+        if not response_headers:
+            return self.inner.presigned_get_url(key, expires_seconds)
         return self.inner.presigned_get_url(key, expires_seconds, response_headers)
 
     def check(self, timeout: float = 2.0) -> None:
-        self.inner.check(timeout)
+        if accepts_keyword(self.inner.check, "timeout"):
+            self.inner.check(timeout=timeout)
+        else:
+            self.inner.check()
 
     def close(self) -> None:
         self.cache.close()

@@ -42,7 +42,7 @@ from core.cas.serving import (
 from core.cas.sniff import ACTIVE_TYPES, INLINE_SAFE_TYPES
 from core.errors import NotFound, error_response
 from core.state import PartsbinState, get_state
-from storage_drivers.base import StorageDriver
+from storage_drivers.base import StorageDriver, accepts_keyword
 from storage_drivers.streams import CHUNK_SIZE
 
 blueprint = APIBlueprint(
@@ -349,6 +349,8 @@ def _presigned_url(
         "Content-Disposition": presentation.content_disposition,
         "Cache-Control": IMMUTABLE_CACHE_CONTROL,
     }
+    if not accepts_keyword(storage.presigned_get_url, "response_headers"):
+        return None  # a third-party driver that cannot sign overrides: serve it here
     return storage.presigned_get_url(
         key, expires_seconds=PRESIGNED_EXPIRES_SECONDS, response_headers=overrides
     )
