@@ -22,6 +22,7 @@ from core.config import Settings, load_settings
 from core.logging_setup import configure_logging
 from core.plugins import build_plugin_manager, collect_list, collect_mapping
 from core.state import PartsbinState, get_state
+from storage_drivers.cache import caching_reader
 from storage_drivers.registry import LazyDriverMap, open_storage
 
 log = logging.getLogger("partsbin.http")
@@ -79,13 +80,15 @@ def create_app(
             ).items()
         }
     )
+    storage = open_storage(settings.storage_url, drivers)
     state = PartsbinState(
         settings=settings,
         plugin_manager=pm,
         database=db.open_database(
             settings.database_url, timeout=settings.db_timeout, pool_size=settings.db_pool_size
         ),
-        storage=open_storage(settings.storage_url, drivers),
+        storage=storage,
+        read_storage=caching_reader(storage, settings.cache_dir, settings.cache_max_bytes),
     )
     app.extensions["partsbin"] = state
     entity_registry(state)  # validate plugin registrations now, not on first use
@@ -97,6 +100,7 @@ def create_app(
     from core.api import cas, health
 
     app.register_api(health.blueprint)
+    app.register_api(health.metrics_blueprint)
     app.register_api(cas.blueprint)
     for _plugin, blueprint in collect_list(pm, "register_blueprints", app=app):
         app.register_api(blueprint)

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
         default="none",
         description="`presigned`: GET /api/cas answers 302 to a presigned S3/MinIO URL.",
     )
+    cache_dir: str = Field(
+        default=str((DEFAULT_DATA_DIR / "cache").absolute()),
+        description="Folder of the local read-through cache of blobs and thumbnails in front of "
+        "S3/MinIO (shared by the workers of one machine).",
+    )
+    cache_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=0,
+        description="Size limit of the read-through cache, bytes (0: no cache).",
+    )
     thumbnail_max_pixels: int = Field(
         default=50_000_000, ge=1, description="Images with more pixels are refused as bombs."
     )

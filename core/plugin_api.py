@@ -135,13 +135,13 @@ def thumbnail_jpeg(sha256: str, size: int) -> bytes:
     state = get_state()
     settings = state.settings
     stat = thumbnails.ensure_thumbnail(
-        state.storage,
+        state.read_storage,
         sha256,
         size,
         max_pixels=settings.thumbnail_max_pixels,
         max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
     )
-    return b"".join(state.storage.open(stat.key))
+    return b"".join(state.read_storage.open(stat.key))
 
 
 def preview_url(url: str) -> dict[str, Any]:

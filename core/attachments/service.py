@@ -153,13 +153,14 @@ def add_file(
     ``set_as_cover``; the first image becomes the cover anyway).
 
     The type comes from the content, which must be sound (see :mod:`core.cas.validate`). Raises
-    :class:`NotFound` (unknown set; checked before any byte is read), 413, 415, 422 or storage
-    503 — and in every error case no row is written.
+    :class:`NotFound` (unknown set: checked before any byte of a plain ``stream`` is read; a
+    spool was read while the request was parsed, after the API checked the set, and the insert
+    checks again), 413, 415, 422 or storage 503 — and in every error case no row is written.
     """
-    get_set(set_id)
     if isinstance(stream, IngestSpool):  # already hashed and checked while the body was parsed
         blob = store_spool(state.storage, stream, state.settings.thumbnail_max_pixels)
     else:
+        get_set(set_id)
         blob = ingest(
             state.storage,
             stream,
