@@ -88,7 +88,8 @@ def create_app(
             settings.database_url, timeout=settings.db_timeout, pool_size=settings.db_pool_size
         ),
         storage=storage,
-        read_storage=caching_reader(storage, settings.cache_dir, settings.cache_max_bytes),
+        read_storage=caching_reader(storage, settings.cache_dir, settings.cache_max_bytes)
+        or storage,
     )
     app.extensions["partsbin"] = state
     entity_registry(state)  # validate plugin registrations now, not on first use

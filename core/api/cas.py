@@ -191,7 +191,7 @@ def get_blob(path: CasPath, query: CasQuery) -> Response:
 
 
 def _serve_blob(state: PartsbinState, sha256: str, query: CasQuery) -> Response:
-    storage = _reader(state)
+    storage = state.read_storage
     key = cas_key(sha256)
     if_none_match = request.headers.get("If-None-Match")
     if not_modified(if_none_match, sha256) and not is_star(if_none_match):
@@ -216,7 +216,7 @@ def _serve_thumbnail(state: PartsbinState, sha256: str, size: int, query: CasQue
     if not_modified(if_none_match, etag) and not is_star(if_none_match):
         return _not_modified(etag)
     settings = state.settings
-    storage = _reader(state)
+    storage = state.read_storage
     stat = thumbnails.ensure_thumbnail(
         storage,
         sha256,
@@ -233,11 +233,6 @@ def _serve_thumbnail(state: PartsbinState, sha256: str, size: int, query: CasQue
     return _stream(
         storage, stat.key, stat.size, etag, query, detected_type=thumbnails.THUMBNAIL_CONTENT_TYPE
     )
-
-
-def _reader(state: PartsbinState) -> StorageDriver:
-    """The driver to serve from: the read-through cache when there is one."""
-    return state.read_storage or state.storage
 
 
 def _stream(

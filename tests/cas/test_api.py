@@ -321,7 +321,8 @@ class DownDriver(LocalDriver):
 
 @pytest.mark.parametrize("query", [{}, {"thumbnail": 50}])
 def test_storage_down_is_503(cas_app: Flask, text_blob, tmp_path, query: dict) -> None:
-    get_state(cas_app).storage = DownDriver(str(tmp_path / "down"))
+    state = get_state(cas_app)
+    state.storage = state.read_storage = DownDriver(str(tmp_path / "down"))
     response = cas_app.test_client().get(url(text_blob, **query))
     assert response.status_code == 503
     assert response.json["code"] == "STORAGE_UNAVAILABLE"

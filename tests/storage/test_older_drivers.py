@@ -36,7 +36,8 @@ def _app(tmp_path: Path, **config: object) -> Flask:
         },
         load_entry_points=False,
     )
-    get_state(app).storage = OlderDriver(str(tmp_path / "blobs"))
+    state = get_state(app)
+    state.storage = state.read_storage = OlderDriver(str(tmp_path / "blobs"))
     return app
 
 
