@@ -289,7 +289,7 @@ FIGURES = [
 
 
 def run(args: argparse.Namespace) -> None:
-    from tests.servers.postgres import PostgresServer
+    from core.testing.servers.postgres import PostgresServer
 
     backends = os.environ.get("PARTSBIN_BENCH_BACKENDS", ",".join(BACKENDS)).split(",")
     rounds = 1 if args.quick else 2

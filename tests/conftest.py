@@ -1,7 +1,7 @@
 """Shared fixtures: an app on SQLite and on PostgreSQL, its client and CLI runner.
 
 Every test that takes ``app`` (or ``client``, ``db_url``) runs twice: ``[sqlite]`` and
-``[postgres]``; the PostgreSQL server is started once per session (see tests/servers/).
+``[postgres]``; the PostgreSQL server is started once per session (see core/testing/servers/).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.postgres import PostgresServer
-from tests.servers.seaweedfs import SeaweedServer
+from core.testing.servers.postgres import PostgresServer
+from core.testing.servers.seaweedfs import SeaweedServer
 from tests.storage.targets import remote_url
 
 REPO = Path(__file__).resolve().parents[2]

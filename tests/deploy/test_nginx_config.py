@@ -18,9 +18,9 @@ import requests
 from PIL import Image
 
 from core.config import load_settings
+from core.testing.servers.live_server import LiveServer, partsbin_executable
+from core.testing.servers.nginx import NginxServer
 from tests.deploy.conftest import NGINX_SITE, REPO, logged_line, site_config, with_ui_bundle
-from tests.servers.nginx import NginxServer
-from tests.support.live_server import LiveServer, partsbin_executable
 
 INDEX_HTML = "<!doctype html><title>Partsbin UI</title><div id=app></div>\n"
 APP_JS = "console.log('partsbin ui');\n"

@@ -35,11 +35,11 @@ import pytest
 import requests
 from PIL import Image
 
+from core.testing.servers.live_server import LiveServer, partsbin_executable
+from core.testing.servers.nginx import NginxServer
+from core.testing.servers.process import log_tail
 from storage_drivers.s3 import S3Driver
 from tests.deploy.conftest import read_access_log, site_config
-from tests.servers.nginx import NginxServer
-from tests.servers.process import log_tail
-from tests.support.live_server import LiveServer, partsbin_executable
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 

@@ -19,10 +19,10 @@ from core.cas.ingest import ingest
 from core.db import close_database
 from core.migrate import apply_migrations
 from core.state import get_state
+from core.testing.servers.postgres import PostgresServer
+from core.testing.servers.seaweedfs import SeaweedServer
 from storage_drivers.base import StorageUnavailable
 from tests.reliability.conftest import png_bytes
-from tests.servers.postgres import PostgresServer
-from tests.servers.seaweedfs import SeaweedServer
 from tests.storage.streams import GeneratedStream
 
 BOUNDARY = "partsbin-test-boundary"

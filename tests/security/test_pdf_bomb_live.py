@@ -13,10 +13,10 @@ import requests
 
 from core.cas.ingest import ingest
 from core.cas.thumbnails import generic_pdf_thumbnail
+from core.testing.servers.live_server import LiveServer
 from storage_drivers.local import LocalDriver
 from tests.cas.conftest import pdf
 from tests.cas.pdf_bombs import nested_forms_pdf
-from tests.support.live_server import LiveServer
 
 MIB = 1024 * 1024
 

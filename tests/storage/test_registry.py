@@ -8,13 +8,13 @@ import sys
 import pluggy
 import pytest
 
+from core.testing.servers.seaweedfs import SeaweedServer
 from storage_drivers import plugin
 from storage_drivers.base import BlobStat, StorageDriver, StorageMisconfigured
 from storage_drivers.local import LocalDriver
 from storage_drivers.minio import MinioDriver
 from storage_drivers.registry import BUILTIN_DRIVERS, LazyDriverMap, open_storage, url_scheme
 from storage_drivers.s3 import S3Driver
-from tests.servers.seaweedfs import SeaweedServer
 from tests.storage.targets import remote_url
 
 

@@ -7,7 +7,7 @@ log, access log, client-body and proxy temp folders) lies in that temp folder, w
 test process, with one worker.
 
 When ``/usr/sbin/nginx`` is missing and we are root, the Debian ``nginx`` package is installed once
-(as :func:`tests.servers.postgres.ensure_bin_dir` does for PostgreSQL). When we are root the
+(as :func:`core.testing.servers.postgres.ensure_bin_dir` does for PostgreSQL). When we are root the
 workers run as root too, so they read exactly what the caller can (pytest's ``tmp_path`` is 0700);
 the server listens on loopback only and lives for one test.
 
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from tests.servers.process import (
+from core.testing.servers.process import (
     LOOPBACK,
     die_with_parent,
     free_ports,
