@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, Field, RootModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.wsgi import LimitedStream
 
-from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, StrictBody, error_responses
+from core.api.schemas import (
+    HTTP_URL_SCHEMA,
+    MAX_ID,
+    BodyId,
+    SingleLine,
+    SingleLineRequired,
+    StrictBody,
+    error_responses,
+    validation_fields,
+)
 from core.attachments import service, views
 from core.attachments.archive import archive_entries, stream_archive
 from core.attachments.entities import find_owner
-from core.errors import ValidationFailed
+from core.errors import PayloadTooLarge, ValidationFailed
 from core.state import get_state
 
 blueprint = APIBlueprint(
@@ -72,21 +84,36 @@ class AttachmentSetBody(CoverBody):
     owner: Owner | None
 
 
+#: Longest title a client may send (the column holds 255 characters).
+TITLE_MAX_CHARS = 255
+#: Longest text form field of a multipart upload (the title); a larger one is a 413 naming it.
+FORM_FIELD_MAX_BYTES = 64 * 1024
+
+Title = Annotated[SingleLineRequired, Field(min_length=1, max_length=TITLE_MAX_CHARS)]
+
+
 class UrlAttachmentIn(StrictBody):
-    title: str | None = Field(default=None, max_length=10_000)
+    title: Annotated[SingleLine, Field(max_length=10_000)] | None = None
     url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
 
 class TitleIn(StrictBody):
-    title: str = Field(min_length=1, max_length=255)
+    title: Title
+
+
+class UploadForm(StrictBody):
+    """The text of a multipart upload: its ``title`` field and the file part's name."""
+
+    title: Title
+    filename: Annotated[SingleLine, Field(max_length=1024)] | None = None
 
 
 class CoverIn(StrictBody):
-    attachment_id: int | None = Field(ge=1, le=MAX_ID)
+    attachment_id: BodyId | None
 
 
 class CopyIn(StrictBody):
-    attachment_id: int = Field(ge=1, le=MAX_ID)
+    attachment_id: BodyId
     set_as_cover: bool = False
 
 
@@ -111,7 +138,7 @@ _UPLOAD_BODY = {
                     "required": ["file", "title"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "title": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "title": UploadForm.model_json_schema()["properties"]["title"],
                     },
                 }
             },
@@ -154,19 +181,28 @@ def create_attachment(path: SetPath) -> Response:
         request.max_content_length = (
             max(settings.max_file_bytes, settings.max_image_bytes) + _MULTIPART_OVERHEAD
         )
-        upload = request.files.get("file")
-        title = request.form.get("title", "")
-        missing = [
-            name for name, ok in (("file", upload is not None), ("title", title.strip())) if not ok
-        ]
+        request.max_form_memory_size = FORM_FIELD_MAX_BYTES
+        upload, title = _read_upload_form()
+        missing = [name for name, ok in (("file", upload is not None), ("title", title)) if not ok]
         if missing:
             raise ValidationFailed(
                 f"missing required field(s): {', '.join(missing)}",
                 {"fields": {name: "Field required" for name in missing}},
             )
+        assert upload is not None and title is not None
+        try:
+            form = UploadForm(title=title, filename=upload.filename or None)
+        except ValidationError as exc:
+            upload.close()
+            fields = validation_fields(exc, rename={"filename": "file.filename"})
+            raise ValidationFailed(
+                "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
+                {"fields": fields},
+            ) from None
+        title = form.title
         assert upload is not None
         try:
-            attachment = service.add_file(state, path.set_id, upload.stream, title, upload.filename)
+            attachment = service.add_file(state, path.set_id, upload.stream, title, form.filename)
         finally:
             upload.close()
     elif mimetype == "application/json":
@@ -182,6 +218,50 @@ def create_attachment(path: SetPath) -> Response:
     response = jsonify(views.attachment_full(attachment))
     response.status_code = 201
     return response
+
+
+class _NonSilentFormParser(FormDataParser):
+    """Werkzeug's form parser, raising its ``ValueError`` instead of answering an empty form."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["silent"] = False
+        super().__init__(*args, **kwargs)
+
+
+def _read_upload_form() -> tuple[Any, str | None]:
+    """``(file, title)`` of the multipart body (either may be ``None``).
+
+    A text field over :data:`FORM_FIELD_MAX_BYTES` is a 413 naming that limit (Werkzeug raises
+    the same error for the whole body's limit, which the app's handler names).
+    """
+    request.form_data_parser_class = _NonSilentFormParser
+    try:
+        return request.files.get("file"), request.form.get("title")
+    except UnicodeDecodeError:
+        raise ValidationFailed(
+            "a multipart part's headers are not UTF-8 (a file name with a raw Latin-1 byte?): "
+            "send the file name in UTF-8, or as RFC 5987 filename*=UTF-8''...",
+            {"fields": {"file.filename": "not valid UTF-8"}},
+            code="MALFORMED_MULTIPART",
+        ) from None
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"the multipart body cannot be parsed: {exc}", code="MALFORMED_MULTIPART"
+        ) from None
+    except RequestEntityTooLarge:
+        limit = request.max_content_length
+        if request.content_length is not None:
+            body_limit_hit = limit is not None and request.content_length > limit
+        else:  # chunked: the stream stops at the body limit
+            stream = request.stream
+            body_limit_hit = isinstance(stream, LimitedStream) and stream.is_exhausted
+        if body_limit_hit:
+            raise
+        raise PayloadTooLarge(
+            f"a form field is larger than the {FORM_FIELD_MAX_BYTES}-byte limit for text "
+            "fields (send the file as the file part)",
+            {"limit_bytes": FORM_FIELD_MAX_BYTES, "limit": "form_field"},
+        ) from None
 
 
 def _json_body() -> Any:

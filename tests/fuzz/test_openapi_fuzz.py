@@ -35,6 +35,7 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.response_headers_conformance,
     checks.negative_data_rejection,
+    checks.positive_data_acceptance,
 ]
 
 
