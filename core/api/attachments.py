@@ -87,7 +87,9 @@ class AttachmentSetBody(CoverBody):
 #: Longest title a client may send (the column holds 255 characters).
 TITLE_MAX_CHARS = 255
 #: Longest text form field of a multipart upload (the title); a larger one is a 413 naming it.
-FORM_FIELD_MAX_BYTES = 64 * 1024
+#: Werkzeug applies it to its parse buffer too, so it must stay well above the parser's 64 KiB
+#: read size.
+FORM_FIELD_MAX_BYTES = 256 * 1024
 
 Title = Annotated[SingleLineRequired, Field(min_length=1, max_length=TITLE_MAX_CHARS)]
 
