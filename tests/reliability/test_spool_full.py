@@ -45,11 +45,14 @@ def _noise_png(side: int) -> bytes:
     return out.getvalue()
 
 
+BOUNDARY = b"spool-full-test-boundary-7d1c"
+
+
 def _multipart(data: bytes) -> bytes:
     return (
-        b'--spool-full-test-boundary-7d1c\r\nContent-Disposition: form-data; name="title"\r\n\r\nbig\r\n'
-        b'--spool-full-test-boundary-7d1c\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n'
-        b"Content-Type: image/png\r\n\r\n" + data + b"\r\n--spool-full-test-boundary-7d1c--\r\n"
+        b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\nbig\r\n'
+        b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + data + b"\r\n--" + BOUNDARY + b"--\r\n"
     )
 
 
@@ -57,7 +60,7 @@ def _upload(client, set_id: int, data: bytes):
     return client.post(
         f"/api/attachment-sets/{set_id}/attachments",
         data=_multipart(data),
-        content_type="multipart/form-data; boundary=spool-full-test-boundary-7d1c",
+        content_type="multipart/form-data; boundary=" + BOUNDARY.decode(),
     )
 
 
