@@ -13,7 +13,6 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
-    StrictInt,
     ValidationError,
 )
 from pydantic.json_schema import JsonDict, JsonSchemaValue
@@ -22,8 +21,18 @@ from pydantic_core import CoreSchema
 #: Largest id accepted in a path (PostgreSQL integer); larger ids are a 400, not a 500.
 MAX_ID = 2**31 - 1
 
-#: An id in a JSON body: a strict integer (``true`` or ``"7"`` is not an id), 1 to MAX_ID.
-BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+
+def _no_bool_or_text(value: Any) -> Any:
+    # JSON Schema's integer includes 7.0, but never true or "7" (pydantic would take both).
+    if isinstance(value, (bool, str)):
+        raise ValueError(
+            f"must be an integer, not {'a boolean' if isinstance(value, bool) else 'text'}"
+        )
+    return value
+
+
+#: An id in a JSON body: an integer from 1 to MAX_ID (``true`` or ``"7"`` is not an id).
+BodyId = Annotated[int, BeforeValidator(_no_bool_or_text), Field(ge=1, le=MAX_ID)]
 
 
 class ErrorBody(BaseModel):

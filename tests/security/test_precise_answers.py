@@ -60,8 +60,8 @@ def test_a_utf8_file_name_is_kept(client, set_id):
     assert response.json["filename"] == "café.png"
 
 
-@pytest.mark.parametrize("bad", [True, "1", 1.0])
-def test_attachment_ids_in_bodies_are_strict_integers(client, set_id, bad):
+@pytest.mark.parametrize("bad", [True, False, "1"])
+def test_attachment_ids_in_bodies_are_integers_not_booleans_or_text(client, set_id, bad):
     created = _post(client, set_id, _multipart(b"t", b"a.png", _png()))
     assert created.json["id"] == 1
     response = client.put(f"/api/attachment-sets/{set_id}/cover", json={"attachment_id": bad})
@@ -69,7 +69,7 @@ def test_attachment_ids_in_bodies_are_strict_integers(client, set_id, bad):
     assert "attachment_id" in response.json["details"]["fields"]
 
 
-def test_a_part_reference_in_a_kit_body_is_a_strict_integer(client):
+def test_a_part_reference_in_a_kit_body_is_not_a_boolean(client):
     kit = client.post("/api/kits", json={"name": "k"}).json
     response = client.post(f"/api/kits/{kit['id']}/contents", json={"part_id": True})
     assert response.status_code == 400
