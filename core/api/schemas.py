@@ -32,7 +32,7 @@ def _no_bool_or_text(value: Any) -> Any:
 
 
 #: An id in a JSON body: an integer from 1 to MAX_ID (``true`` or ``"7"`` is not an id).
-BodyId = Annotated[int, BeforeValidator(_no_bool_or_text), Field(ge=1, le=MAX_ID)]
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_no_bool_or_text)]
 
 
 class ErrorBody(BaseModel):
