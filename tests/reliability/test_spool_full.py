@@ -36,7 +36,8 @@ def tiny_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Iterator[
         yield folder
     finally:
         monkeypatch.undo()
-        subprocess.run(["umount", str(folder)], check=True)
+        # Lazy: a file the app failed to close must not leave the mount behind.
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
 def _noise_png(side: int) -> bytes:
