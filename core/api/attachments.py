@@ -20,12 +20,11 @@ from core.api.schemas import (
     SingleLineRequired,
     StrictBody,
     error_responses,
-    validation_fields,
 )
 from core.attachments import service, views
 from core.attachments.archive import archive_entries, stream_archive
 from core.attachments.entities import find_owner
-from core.errors import PayloadTooLarge, ValidationFailed
+from core.errors import PayloadTooLarge, ValidationFailed, validation_details
 from core.state import get_state
 
 blueprint = APIBlueprint(
@@ -196,13 +195,15 @@ def create_attachment(path: SetPath) -> Response:
             form = UploadForm(title=title, filename=upload.filename or None)
         except ValidationError as exc:
             upload.close()
-            fields = validation_fields(exc, rename={"filename": "file.filename"})
+            fields = {
+                {"filename": "file.filename"}.get(name, name): message
+                for name, message in validation_details(exc)["fields"].items()
+            }
             raise ValidationFailed(
                 "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
                 {"fields": fields},
             ) from None
         title = form.title
-        assert upload is not None
         try:
             attachment = service.add_file(state, path.set_id, upload.stream, title, form.filename)
         finally:

@@ -13,7 +13,6 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
-    ValidationError,
 )
 from pydantic.json_schema import JsonDict, JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -47,16 +46,6 @@ class StrictBody(BaseModel):
     """Base of JSON request bodies: unknown fields are an error."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-def validation_fields(exc: ValidationError, rename: dict[str, str] | None = None) -> dict[str, str]:
-    """``{"field": "message"}`` of a pydantic error (first message per field); ``rename`` maps a
-    model's field names to the names the client used."""
-    fields: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in err["loc"]) or "body"
-        fields.setdefault((rename or {}).get(loc, loc), err["msg"])
-    return fields
 
 
 def error_responses(*statuses: int) -> dict[int | str, Any]:
