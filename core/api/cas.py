@@ -73,12 +73,20 @@ class CasPath(BaseModel):
         return value
 
 
+#: What ``normalize_content_type`` accepts, for the OpenAPI document.
+CONTENT_TYPE_PATTERN = (
+    r"^\s*[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+    r"(?:[ \t]*;[ \t]*[Cc][Hh][Aa][Rr][Ss][Ee][Tt]=[A-Za-z0-9][A-Za-z0-9_.:+-]{0,39})?\s*$"
+)
+
+
 class CasQuery(QueryModel):
     """Query parameters of ``/api/cas/<sha256>``."""
 
     content_type: str | None = Field(
         default=None,
         max_length=200,
+        json_schema_extra={"pattern": CONTENT_TYPE_PATTERN},
         description="Content-Type to send instead of the detected one (type/subtype, optional "
         "charset). Types that can run script, or are not known to be safe inline, are always "
         "sent as an attachment. Not allowed together with thumbnail.",

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
+from core.api.schemas import strip_control_characters
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import Readable, StoredBlob, ingest, sha256_of_key, store_spool
@@ -30,8 +31,10 @@ FILENAME_MAX = 255
 
 
 def fit_text(value: str | None, limit: int) -> str:
-    """``value`` with runs of whitespace collapsed to one space, cut to ``limit`` characters."""
-    return " ".join((value or "").split())[:limit]
+    """``value`` without control characters, with runs of whitespace collapsed to one space, cut
+    to ``limit`` characters (client text was validated already; fetched or derived text such as a
+    URL's file name is cleaned here)."""
+    return " ".join(strip_control_characters(value or "").split())[:limit]
 
 
 @contextmanager

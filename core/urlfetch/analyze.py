@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image
 
+from core.api.schemas import strip_control_characters
 from core.cas.ingest import StoredBlob, ingest, store_spool
 from core.cas.sniff import SNIFF_BYTES, detect_content_type, find_markup, is_image
 from core.cas.spool import IngestSpool
@@ -104,7 +105,7 @@ def fit_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
 
     A cut title ends with ``…``. The result may be empty if ``text`` is only whitespace.
     """
-    text = collapse_whitespace(text)
+    text = collapse_whitespace(strip_control_characters(text))  # a page's text, not the client's
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + "…"

@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 
 from core.attachments.models import Attachment, AttachmentSet
-from core.db import database_proxy
 from core.state import get_state
 from tests.cas.pdf_bombs import nested_forms_pdf
 
@@ -28,7 +27,6 @@ def app_config(db_url: str, storage_url: str) -> dict[str, Any]:
 
 def test_a_pdf_bomb_upload_is_422_pdf_too_complex_and_stores_nothing(app: Flask) -> None:
     with app.app_context():
-        database_proxy.initialize(get_state(app).database)
         set_id = AttachmentSet.create().id
     started = time.monotonic()
     response = app.test_client().post(

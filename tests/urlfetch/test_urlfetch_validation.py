@@ -119,12 +119,10 @@ def test_a_pixel_bomb_url_attachment_is_422_and_leaves_no_row(
     app: Flask, server: LocalHttpServer
 ) -> None:
     from core.attachments.models import Attachment, AttachmentSet
-    from core.db import database_proxy
     from core.state import get_state
 
     url = server.route("/bomb.png", PNG_BOMB, content_type="image/png")
     with app.app_context():
-        database_proxy.initialize(get_state(app).database)
         set_id = AttachmentSet.create().id
     response = app.test_client().post(
         f"/api/attachment-sets/{set_id}/attachments", json={"url": url}
