@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     db_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Database connect / lock wait timeout, seconds."
     )
+    auth: Literal["none", "oidc"] = Field(
+        default="none",
+        description="`none`: everyone is the local user with every role (loopback only unless "
+        "set explicitly); `oidc`: sign in through an OpenID Connect provider, API tokens.",
+    )
 
     @field_validator("allowed_types", "url_fetch_allow", "disable_plugins", mode="before")
     @classmethod
