@@ -21,8 +21,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The attribute :func:`requires_role` sets on a view function.
 ROLE_ATTRIBUTE = "__partsbin_required_role__"
 
-#: Blueprints of the core that are open to everyone: health probes and the API documents.
-PUBLIC_BLUEPRINTS = frozenset({"health", "openapi"})
+#: Blueprints open to everyone: health probes, the OpenAPI document and its viewers.
+PUBLIC_BLUEPRINTS = frozenset(
+    {"health", "openapi", "swagger", "redoc", "rapidoc", "scalar", "elements", "rapipdf"}
+)
 
 _UNDECLARED = object()
 
