@@ -82,7 +82,7 @@ def auth_self() -> Response:
     return response
 
 
-@blueprint.get("/login", responses=error_responses(400, 503))
+@blueprint.get("/login", responses={302: None, **error_responses(400, 503)})
 @public
 def auth_login(query: LoginQuery) -> Response:
     """Start signing in at the provider (302), then come back to ``redirect``."""
@@ -112,7 +112,7 @@ def auth_login(query: LoginQuery) -> Response:
     return response
 
 
-@blueprint.get("/callback", responses=error_responses(400, 401, 503))
+@blueprint.get("/callback", responses={302: None, **error_responses(400, 401, 503)})
 @public
 def auth_callback() -> Response:
     """Finish signing in: exchange the code, start a session (cookie), go where /login said."""
@@ -167,7 +167,7 @@ def auth_callback() -> Response:
     return response
 
 
-@blueprint.get("/logout", responses=error_responses(400))
+@blueprint.get("/logout", responses={302: None, **error_responses(400)})
 @public
 def auth_logout(query: LogoutQuery) -> Response:
     """Sign out: end the session, then sign out at the provider when it offers

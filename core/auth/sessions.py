@@ -23,6 +23,7 @@ from core.auth import oidc as _oidc
 from core.auth.models import AuthSession, LoginState, secret_hash
 from core.config import Settings
 from core.db import utcnow
+from core.errors import ServiceUnavailable
 
 log = logging.getLogger("partsbin.auth")
 
@@ -30,6 +31,8 @@ SESSION_COOKIE = "partsbin_session"
 LOGIN_COOKIE = "partsbin_login"
 #: How long a sign-in may take at the provider, from /login to /callback.
 LOGIN_TIMEOUT = dt.timedelta(minutes=10)
+#: After a refresh failed because the provider could not be reached, wait this long to retry.
+REFRESH_RETRY = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,13 @@ def _refresh(
         log.info("session refresh refused by the provider (%s): signing out", exc)
         end_session(row)
         return None
-    except _oidc.PROVIDER_ERRORS as exc:
+    except (ServiceUnavailable, *_oidc.PROVIDER_ERRORS) as exc:
+        # The provider is down or broken: keep the session (it still ends at its own expiry)
+        # and try again later rather than on every request.
         log.warning("session refresh failed, keeping the session: %s", exc)
+        retry_at = now + REFRESH_RETRY
+        AuthSession.update(token_expires_at=retry_at).where(AuthSession.id == row.id).execute()
+        row.token_expires_at = retry_at
         return row
     roles = row.roles
     id_token = row.id_token

@@ -106,10 +106,12 @@ def _form_fields(html: str) -> tuple[str, dict[str, str]]:
     return unescape(match.group(1)), fields
 
 
-def provider_round_trip(authorize_url: str, user: str) -> str:
+def provider_round_trip(
+    authorize_url: str, user: str, browser: requests.Session | None = None
+) -> str:
     """Follow the provider's pages from ``authorize_url`` as a browser would, submitting its
     login form as ``user``; return the URL it finally sends the browser to (the callback)."""
-    browser = requests.Session()
+    browser = browser or requests.Session()
     url = authorize_url
     response = browser.get(url, allow_redirects=False, timeout=10)
     for _ in range(20):

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from core.auth.models import AuthSession
 from core.auth.sessions import SESSION_COOKIE
 from tests.auth.conftest import build_app, close_app, sign_in
+from tests.servers.process import free_ports
 
 
 def _set_cookie(response: Any, name: str) -> SimpleCookie:
@@ -197,6 +198,28 @@ def test_a_refresh_the_provider_refuses_ends_the_session(oidc_app: Flask) -> Non
     assert client.get("/api/auth/self").status_code == 401
     with oidc_app.app_context():
         assert AuthSession.select().count() == 0
+
+
+def test_an_unreachable_provider_leaves_the_session_alone(
+    oidc_app: Flask, oidc_config: dict[str, Any]
+) -> None:
+    client = oidc_app.test_client()
+    sign_in(client, "editor")
+    with oidc_app.app_context():
+        AuthSession.update(token_expires_at=dt.datetime(2000, 1, 1)).execute()
+    (dead_port,) = free_ports(1)
+    cut_off = build_app({**oidc_config, "oidc_issuer": f"http://127.0.0.1:{dead_port}"})
+    try:
+        other = cut_off.test_client()
+        other.set_cookie(SESSION_COOKIE, client.get_cookie(SESSION_COOKIE).value)
+        response = other.get("/api/auth/self")
+        assert response.status_code == 200
+        assert response.get_json()["roles"] == ["reader", "editor"]
+        with cut_off.app_context():
+            retry_at = AuthSession.get().token_expires_at
+        assert retry_at > dt.datetime.now(dt.UTC).replace(tzinfo=None)  # not on every request
+    finally:
+        close_app(cut_off)
 
 
 def test_an_expired_session_is_401(oidc_app: Flask) -> None:
