@@ -34,6 +34,8 @@ LOGIN_TIMEOUT = dt.timedelta(minutes=10)
 #: After a refresh failed because the provider could not be reached, wait this long to retry.
 REFRESH_RETRY = dt.timedelta(minutes=1)
 
+_UNREACHABLE: tuple[type[Exception], ...] = (ServiceUnavailable, *_oidc.PROVIDER_ERRORS)
+
 
 @dataclass(frozen=True)
 class PendingLogin:
@@ -145,7 +147,7 @@ def _refresh(
         log.info("session refresh refused by the provider (%s): signing out", exc)
         end_session(row)
         return None
-    except (ServiceUnavailable, *_oidc.PROVIDER_ERRORS) as exc:
+    except _UNREACHABLE as exc:
         # The provider is down or broken: keep the session (it still ends at its own expiry)
         # and try again later rather than on every request.
         log.warning("session refresh failed, keeping the session: %s", exc)
