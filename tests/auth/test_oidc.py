@@ -182,6 +182,9 @@ def test_an_expired_provider_token_is_refreshed_with_current_roles(oidc_app: Fla
     response = client.get("/api/auth/self")
     assert response.status_code == 200
     assert response.get_json()["roles"] == ["reader", "editor"]
+    renewed = _set_cookie(response, SESSION_COOKIE)[SESSION_COOKIE]  # the browser keeps it longer
+    assert renewed.value == client.get_cookie(SESSION_COOKIE).value
+    assert renewed["max-age"] == "86400"
     with oidc_app.app_context():
         after = AuthSession.get()
     assert after.token_expires_at > dt.datetime.now(dt.UTC).replace(tzinfo=None)
