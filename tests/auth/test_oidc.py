@@ -268,3 +268,17 @@ def test_secure_cookies_behind_a_trusted_https_proxy(
         assert not _set_cookie(untrusted, "partsbin_login")["partsbin_login"]["secure"]
     finally:
         close_app(app)
+
+
+def test_a_public_client_signs_in_with_pkce_alone(
+    oidc_config: dict[str, Any], oidc_provider: Any
+) -> None:
+    config = {**oidc_config, "oidc_client_id": oidc_provider.public_client_id}
+    config.pop("oidc_client_secret")
+    app = build_app(config)
+    try:
+        client = app.test_client()
+        assert sign_in(client, "reader").status_code == 302
+        assert client.get("/api/auth/self").get_json()["subject"] == "reader"
+    finally:
+        close_app(app)
