@@ -115,8 +115,12 @@ def open_database(url: str, timeout: float = 5.0, pool_size: int = 0) -> peewee.
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Every transaction begins IMMEDIATE (takes the write lock up front): a deferred one that
+        # reads and then writes cannot wait for the lock and fails at once with "database is
+        # locked" when another writer committed since its read.
         return peewee.SqliteDatabase(
             path or ":memory:",
+            lock_type="IMMEDIATE",
             timeout=timeout,
             autoconnect=True,
             pragmas={

@@ -39,3 +39,20 @@ def part_stock_levels(part_ids: list[int]) -> dict[int, int] | None:
 
     Answers of several plugins add up. Return ``None`` when the plugin keeps no stock.
     """
+
+
+@hookspec
+def part_locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, where its stock is: ``[{key, box_no, loc_no, qty}, ...]``
+    by box and location (``include=locations``, ``GET /api/parts/{key}/locations``).
+
+    Parts without stock may be absent. Return ``None`` when the plugin keeps no stock.
+    """
+
+
+@hookspec
+def part_seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, its product pages at sellers: ``[{id, seller_id,
+    seller_name, seller_website, link, logo_url, created_at}, ...]`` (``seller_links`` of
+    parts). Parts without links may be absent; ``None`` when the plugin knows no sellers.
+    """
