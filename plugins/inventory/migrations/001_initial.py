@@ -1,7 +1,7 @@
 """Inventory tables: boxes (each owning an attachment set), their numbered locations, the stock of
 parts per location, and the history of every quantity change."""
 
-import peewee as pw
+from core.plugin_api import is_sqlite
 
 SQLITE = [
     """CREATE TABLE boxes (
@@ -70,13 +70,8 @@ COMMON = [
 ]
 
 
-def _is_sqlite(database):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    return isinstance(db, pw.SqliteDatabase)
-
-
 def migrate(migrator, database, fake=False, **kwargs):
-    for sql in (SQLITE if _is_sqlite(database) else POSTGRES) + COMMON:
+    for sql in (SQLITE if is_sqlite(database) else POSTGRES) + COMMON:
         migrator.sql(sql)
 
 

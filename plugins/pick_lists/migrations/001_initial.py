@@ -1,7 +1,7 @@
 """Pick list tables: ``pick_lists`` (a kit build of N units) and ``pick_list_lines`` (a quantity
 of a kit content line's part to take from one location)."""
 
-import peewee as pw
+from core.plugin_api import is_sqlite
 
 SQLITE = [
     """CREATE TABLE pick_lists (
@@ -55,13 +55,8 @@ COMMON = [
 ]
 
 
-def _is_sqlite(database):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    return isinstance(db, pw.SqliteDatabase)
-
-
 def migrate(migrator, database, fake=False, **kwargs):
-    for sql in (SQLITE if _is_sqlite(database) else POSTGRES) + COMMON:
+    for sql in (SQLITE if is_sqlite(database) else POSTGRES) + COMMON:
         migrator.sql(sql)
 
 

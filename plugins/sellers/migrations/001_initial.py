@@ -1,7 +1,7 @@
 """Sellers tables: ``sellers`` (each owning an attachment set; its cover is the logo) and
 ``seller_links`` (a part's product page at a seller)."""
 
-import peewee as pw
+from core.plugin_api import is_sqlite
 
 SQLITE = [
     """CREATE TABLE sellers (
@@ -45,13 +45,8 @@ COMMON = [
 ]
 
 
-def _is_sqlite(database):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    return isinstance(db, pw.SqliteDatabase)
-
-
 def migrate(migrator, database, fake=False, **kwargs):
-    for sql in (SQLITE if _is_sqlite(database) else POSTGRES) + COMMON:
+    for sql in (SQLITE if is_sqlite(database) else POSTGRES) + COMMON:
         migrator.sql(sql)
 
 
