@@ -19,7 +19,9 @@ Groups, in the order docs/plugins.md presents them:
 - errors: :class:`ApiError` and its subclasses, :class:`PluginError`;
 - request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
   :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
-- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`.
+- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`;
+- roles: :data:`READER`, :data:`EDITOR`, :func:`requires_role`, :func:`public`,
+  :func:`current_principal`, :class:`Principal`.
 
 The pytest fixtures for testing a plugin are in :mod:`core.testing` (a pytest plugin).
 """
@@ -62,6 +64,9 @@ from core.attachments.covers import cas_url, cover_urls
 from core.attachments.entities import AttachableEntity, backfill_sets, create_owner, delete_owner
 from core.attachments.models import Attachment, AttachmentSet
 from core.attachments.views import attachment_full as attachment_json
+from core.auth import EDITOR, READER, Principal
+from core.auth.guard import current_principal
+from core.auth.roles import public, requires_role
 from core.config import Settings
 from core.db import BaseModel, TimestampedModel, database, is_sqlite, tuples, utcnow
 from core.errors import (
@@ -161,9 +166,11 @@ def preview_url(url: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "EDITOR",
     "HTTP_URL_SCHEMA",
     "MAX_ID",
     "PLUGIN_API_VERSION",
+    "READER",
     "ApiError",
     "AttachableEntity",
     "Attachment",
@@ -181,6 +188,7 @@ __all__ = [
     "PartsbinState",
     "PayloadTooLarge",
     "PluginError",
+    "Principal",
     "QueryModel",
     "RowId",
     "ServiceUnavailable",
@@ -207,6 +215,7 @@ __all__ = [
     "copy_attachment",
     "cover_urls",
     "create_owner",
+    "current_principal",
     "database",
     "delete_attachment",
     "delete_owner",
@@ -218,7 +227,9 @@ __all__ = [
     "is_sqlite",
     "may_be_absent",
     "preview_url",
+    "public",
     "receive_upload",
+    "requires_role",
     "set_cover",
     "strip_control_characters",
     "thumbnail_jpeg",
