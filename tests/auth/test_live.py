@@ -7,9 +7,9 @@ from pathlib import Path
 
 import requests
 
+from core.testing.servers.live_server import LiveServer
 from tests.auth.conftest import provider_round_trip
 from tests.servers.oidc_provider import OidcProvider
-from tests.support.live_server import LiveServer
 
 
 def test_a_session_started_on_one_instance_works_on_another(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 
 from core.auth.models import AuthSession
 from core.auth.sessions import SESSION_COOKIE
+from core.testing.servers.process import free_ports
 from tests.auth.conftest import build_app, close_app, sign_in
-from tests.servers.process import free_ports
 
 
 def _set_cookie(response: Any, name: str) -> SimpleCookie:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.servers.process import (
+from core.testing.servers.process import (
     LOOPBACK,
     die_with_parent,
     free_ports,
