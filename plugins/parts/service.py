@@ -23,7 +23,10 @@ from plugins.parts.models import EDITABLE_FIELDS, Part, PartType
 #: The part entity type the core manages sets for (``owner.type == "part"``, ``owner.key``).
 PART_ENTITY = AttachableEntity("part", Part, set_field="attachment_set", key_field="key")
 
-#: How many random keys to try before giving up (collisions are rare until the space fills).
+#: How many random keys to try before walking the index to a free key (collisions are rare
+#: until the space gets crowded).
+RANDOM_KEY_ATTEMPTS = 3
+#: How many insert attempts (a concurrent request may take the chosen key) before giving up.
 MAX_KEY_ATTEMPTS = 25
 
 
@@ -66,19 +69,67 @@ def key_taken(key: str) -> bool:
     return bool(Part.select().where(Part.key == key).exists())
 
 
-def create_part(fields: dict[str, Any]) -> Part:
+#: The keys parts get (tests substitute a tiny space to simulate a crowded one).
+KEY_SPACE = keys.DEFAULT_SPACE
+
+#: How many keys :func:`_free_key_after` reads from the index per query while walking.
+KEY_WALK_CHUNK = 256
+
+
+def _free_key_after(space: keys.KeySpace, start: str) -> str | None:
+    """The first free key of ``space`` at or after ``start``, wrapping around once.
+
+    Walks the unique index on ``parts.key`` in chunks of :data:`KEY_WALK_CHUNK`, so the cost is
+    the length of the taken run after ``start``, not the number of parts. ``None`` if full.
+    """
+    for lower in (space.index_of(start), 0):
+        expected, cursor = lower, None
+        while expected < space.size:
+            query = Part.select(Part.key).order_by(Part.key).limit(KEY_WALK_CHUNK)
+            if cursor is None:
+                query = query.where(Part.key >= space.key_at(expected))
+            else:
+                query = query.where(Part.key > cursor)
+            taken = [key for (key,) in query.tuples()]
+            for key in taken:
+                if not space.contains(key):
+                    continue
+                index = space.index_of(key)
+                if index > expected:
+                    return space.key_at(expected)
+                expected = index + 1
+            if len(taken) < KEY_WALK_CHUNK:
+                break
+            cursor = taken[-1]
+        if expected < space.size:
+            return space.key_at(expected)
+    return None
+
+
+def _draw(space: keys.KeySpace) -> str:
+    return keys.random_key() if space == keys.DEFAULT_SPACE else space.random_key()
+
+
+def create_part(fields: dict[str, Any], key_space: keys.KeySpace | None = None) -> Part:
     """Create a part and its AttachmentSet in one transaction; return it (type joined).
 
-    ``fields`` holds editable fields (``description`` required). Raises :class:`NotFound` for an
-    unknown ``type_id`` and :class:`Conflict` (``KEY_SPACE_EXHAUSTED``) when
-    :data:`MAX_KEY_ATTEMPTS` random keys were all taken.
+    ``fields`` holds editable fields (``description`` required). The key is drawn from
+    ``key_space`` (default :data:`KEY_SPACE`) at random; after :data:`RANDOM_KEY_ATTEMPTS`
+    taken random keys (a crowded space) the next free key after a random point is used instead, so creation succeeds while ``key_space`` has any free key.
+    Raises :class:`NotFound` for an unknown ``type_id`` and :class:`Conflict`
+    (``KEY_SPACE_EXHAUSTED``) only when every key is taken.
     """
+    key_space = key_space or KEY_SPACE
     _check_fields(fields)
     _check_type(fields.get("type_id"))
-    for _attempt in range(MAX_KEY_ATTEMPTS):
-        key = keys.random_key()
+    for attempt in range(MAX_KEY_ATTEMPTS):
+        key: str | None = _draw(key_space)
         if key_taken(key):
-            continue
+            if attempt < RANDOM_KEY_ATTEMPTS - 1:
+                continue
+            key = _free_key_after(key_space, _draw(key_space))
+            if key is None:
+                break
         try:
             create_owner(PART_ENTITY, key=key, **fields)
         except peewee.IntegrityError:
@@ -88,8 +139,8 @@ def create_part(fields: dict[str, Any]) -> Part:
             raise
         return get_part(key)
     raise Conflict(
-        f"no free part key found after {MAX_KEY_ATTEMPTS} attempts",
-        {"attempts": MAX_KEY_ATTEMPTS},
+        f"no free part key: all {key_space.size} keys are taken",
+        {"keys": key_space.size},
         code="KEY_SPACE_EXHAUSTED",
     )
 
