@@ -7,6 +7,9 @@ existing types, and parts that other plugins still use.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -90,11 +93,11 @@ def _free_key_after(space: keys.KeySpace, start: str) -> str | None:
                 query = query.where(Part.key >= space.key_at(expected))
             else:
                 query = query.where(Part.key > cursor)
-            taken = [key for (key,) in query.tuples()]
-            for key in taken:
-                if not space.contains(key):
+            taken: list[str] = [row[0] for row in query.tuples()]
+            for used in taken:
+                if not space.contains(used):
                     continue
-                index = space.index_of(key)
+                index = space.index_of(used)
                 if index > expected:
                     return space.key_at(expected)
                 expected = index + 1
@@ -115,7 +118,8 @@ def create_part(fields: dict[str, Any], key_space: keys.KeySpace | None = None) 
 
     ``fields`` holds editable fields (``description`` required). The key is drawn from
     ``key_space`` (default :data:`KEY_SPACE`) at random; after :data:`RANDOM_KEY_ATTEMPTS`
-    taken random keys (a crowded space) the next free key after a random point is used instead, so creation succeeds while ``key_space`` has any free key.
+    taken random keys (a crowded space) the next free key after a random point is used, so
+    creation succeeds while ``key_space`` has any free key.
     Raises :class:`NotFound` for an unknown ``type_id`` and :class:`Conflict`
     (``KEY_SPACE_EXHAUSTED``) only when every key is taken.
     """
@@ -123,13 +127,14 @@ def create_part(fields: dict[str, Any], key_space: keys.KeySpace | None = None) 
     _check_fields(fields)
     _check_type(fields.get("type_id"))
     for attempt in range(MAX_KEY_ATTEMPTS):
-        key: str | None = _draw(key_space)
+        key = _draw(key_space)
         if key_taken(key):
             if attempt < RANDOM_KEY_ATTEMPTS - 1:
                 continue
-            key = _free_key_after(key_space, _draw(key_space))
-            if key is None:
+            free = _free_key_after(key_space, _draw(key_space))
+            if free is None:
                 break
+            key = free
         try:
             create_owner(PART_ENTITY, key=key, **fields)
         except peewee.IntegrityError:
@@ -189,17 +194,81 @@ def delete_part(key: str) -> None:
         raise
 
 
-def list_parts(limit: int, offset: int, type_id: int | None = None) -> tuple[list[Part], int]:
-    """One page of parts, newest first (created_at, then id, descending), and the total count.
+@dataclass(frozen=True)
+class PageCursor:
+    """A position in the list order: the (``created_at``, ``id``) of the last item seen."""
 
-    Two queries whatever the page size.
+    created_at: dt.datetime
+    id: int
+
+    def encode(self) -> str:
+        """The opaque text clients send back as ``cursor=``."""
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> PageCursor:
+        """Parse :meth:`encode`'s output; raises :class:`ValueError` for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            stamp, _, row_id = raw.partition("|")
+            cursor = cls(dt.datetime.fromisoformat(stamp), int(row_id))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError("not a cursor from a previous page") from exc
+        if cursor.id < 1 or cursor.created_at.tzinfo is not None:
+            raise ValueError("not a cursor from a previous page")
+        return cursor
+
+
+@dataclass
+class PartPage:
+    """One page of :func:`list_parts`: the parts, the exact total when known cheaply or asked
+    for (else ``None``), and the cursor of the next page (``None`` on a short page)."""
+
+    parts: list[Part]
+    total: int | None
+    next_cursor: PageCursor | None
+
+
+def list_parts(
+    limit: int,
+    offset: int = 0,
+    type_id: int | None = None,
+    *,
+    after: PageCursor | None = None,
+    exact_count: bool = False,
+) -> PartPage:
+    """One page of parts, newest first (created_at, then id, descending).
+
+    Cost is O(page) except where noted: ``after`` (keyset pagination) seeks the
+    ``(created_at, id)`` index directly; ``offset`` still skips rows, but only the index is
+    walked (the ids are chosen first, the type join happens for the page only). The total is
+    exact and free on a short page (``offset + len``); otherwise it is ``None`` unless
+    ``exact_count`` (one ``COUNT(*)``, O(matching parts)). One or two queries.
     """
-    counted, page = Part.select(), _select()
+    ids = Part.select(Part.id)
     if type_id is not None:
-        counted = counted.where(Part.part_type == type_id)
-        page = page.where(Part.part_type == type_id)
-    page = page.order_by(Part.created_at.desc(), Part.id.desc()).limit(limit).offset(offset)
-    return list(page), counted.count()
+        ids = ids.where(Part.part_type == type_id)
+    if after is not None:
+        ids = ids.where(
+            (Part.created_at < after.created_at)
+            | ((Part.created_at == after.created_at) & (Part.id < after.id))
+        )
+    order = (Part.created_at.desc(), Part.id.desc())
+    ids = ids.order_by(*order).limit(limit).offset(offset)
+    parts = list(_select().where(Part.id.in_(ids)).order_by(*order))
+    total: int | None = None
+    if exact_count:
+        counted = Part.select()
+        if type_id is not None:
+            counted = counted.where(Part.part_type == type_id)
+        total = counted.count()
+    elif len(parts) < limit and after is None and (parts or offset == 0):
+        total = offset + len(parts)
+    next_cursor = None
+    if len(parts) == limit:
+        next_cursor = PageCursor(parts[-1].created_at, parts[-1].id)
+    return PartPage(parts, total, next_cursor)
 
 
 def copy_attachment_to_part(
