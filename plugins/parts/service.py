@@ -17,7 +17,7 @@ import peewee
 from core.attachments import service as attachment_service
 from core.attachments.entities import AttachableEntity, create_owner, delete_owner
 from core.attachments.models import Attachment
-from core.db import database_proxy
+from core.db import database_proxy, tuples
 from core.errors import Conflict, NotFound
 from core.state import get_state
 from plugins.parts import hook_calls, keys
@@ -93,7 +93,7 @@ def _free_key_after(space: keys.KeySpace, start: str) -> str | None:
                 query = query.where(Part.key >= space.key_at(expected))
             else:
                 query = query.where(Part.key > cursor)
-            taken: list[str] = [row[0] for row in query.tuples()]
+            taken: list[str] = [row[0] for row in tuples(query)]
             for used in taken:
                 if not space.contains(used):
                     continue
