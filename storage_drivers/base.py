@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -112,6 +112,24 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         """Yield every object whose key starts with ``prefix``, in any order, paging as needed."""
+
+    #: Whether :meth:`iter_keys` already yields keys in ascending byte order (S3 ListObjectsV2
+    #: does); if not, :meth:`iter_sorted_keys` sorts in memory.
+    lists_sorted: bool = False
+
+    def iter_sorted_keys(self, prefix: str = "") -> Iterator[BlobStat]:
+        """Like :meth:`iter_keys`, in ascending key order (streamed when :attr:`lists_sorted`)."""
+        if self.lists_sorted:
+            return self.iter_keys(prefix)
+        return iter(sorted(self.iter_keys(prefix), key=lambda stat: stat.key))
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete every key (missing keys are not an error); drivers override to batch calls.
+
+        On failure some keys may be deleted and others not; deleting again is safe.
+        """
+        for key in keys:
+            self.delete(key)
 
     def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
         """Return a short-lived URL a client can GET the object from, or ``None`` if unsupported."""

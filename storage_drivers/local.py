@@ -246,9 +246,10 @@ def _read_chunks(file: BinaryIO, remaining: int | None) -> Iterator[bytes]:
 
 
 def _walk_files(directory: str, segments: list[str]) -> Iterator[tuple[list[str], int, float]]:
-    """Yield ``(segments, size, mtime)`` of every regular file below ``directory`` (depth first)."""
+    """Yield ``(segments, size, mtime)`` of every regular file below ``directory`` (depth first,
+    by name, so ``cas/`` hashes and thumbnails come in ascending key order)."""
     try:
-        entries = list(os.scandir(directory))
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
