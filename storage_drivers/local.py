@@ -81,6 +81,9 @@ class LocalDriver(StorageDriver):
     """Stores objects as files under ``root``; safe to share between threads and processes."""
 
     scheme = "file"
+    #: Directories are walked by name, so ``cas/`` hashes (under their fan-out directories) and
+    #: ``thumbs/`` keys come in ascending key order.
+    lists_sorted = True
 
     def __init__(self, root: str) -> None:
         """Use ``root`` (an absolute path), creating it if missing.
