@@ -215,7 +215,7 @@ class PageCursor:
             cursor = cls(dt.datetime.fromisoformat(stamp), int(row_id))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError("not a cursor from a previous page") from exc
-        if cursor.id < 1 or cursor.created_at.tzinfo is not None:
+        if not 1 <= cursor.id <= 2**31 - 1 or cursor.created_at.tzinfo is not None:
             raise ValueError("not a cursor from a previous page")
         return cursor
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from plugins.parts import service
 
 BAD_QUERIES = [
@@ -117,7 +119,9 @@ def test_cursor_keeps_the_type_filter(client, new_part) -> None:
 
 
 def test_bad_cursor_is_400(client, subtests) -> None:
-    for query in ("cursor=nope", "cursor=" + "A" * 101, "cursor=MjAyNnwx&offset=3"):
+    huge_id = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|99999999999999999999").decode()
+    for query in ("cursor=nope", "cursor=" + "A" * 101, "cursor=MjAyNnwx&offset=3",
+                  f"cursor={huge_id}"):
         with subtests.test(query=query):
             response = client.get(f"/api/parts?{query}")
             assert response.status_code == 400
