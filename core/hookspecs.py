@@ -94,10 +94,19 @@ def register_storage_drivers() -> dict[str, type[StorageDriver] | str] | None:
 
 
 @hookspec
-def referenced_blobs() -> Iterable[str] | None:
-    """Return the CAS hashes (hex SHA-256) this plugin references outside attachments.
+def referenced_blobs(first: str | None, last: str | None) -> Iterable[str] | None:
+    """Return the CAS hashes (hex SHA-256, or ``cas/<sha256>`` keys) this plugin references.
 
-    Garbage collection keeps every blob named here. Return ``None`` when there are none.
+    Garbage collection keeps every blob named here; the attachments package answers for
+    attachment rows. ``first``/``last`` bound the hashes wanted (inclusive; ``None``:
+    unbounded); a plugin may ignore them (the core filters), but should use them to query
+    only the range: GC asks once for everything, then once per deletion batch of 1,000.
+
+    Order contract, so that GC memory stays flat: a *lazy* iterable (a generator) must yield
+    hashes in ascending order (repeats allowed) and is streamed; an in-memory collection
+    (list, set, tuple) may be in any order and is sorted by the core. The core merges every
+    answer with :func:`heapq.merge`; a lazy answer that goes backwards aborts GC. Return
+    ``None`` when there are none. Implementations may declare only the arguments they use.
     """
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import inspect
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -140,6 +140,24 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         """Yield every object whose key starts with ``prefix``, in any order, paging as needed."""
+
+    #: Whether :meth:`iter_keys` already yields keys in ascending byte order (S3 ListObjectsV2
+    #: does); if not, :meth:`iter_sorted_keys` sorts in memory.
+    lists_sorted: bool = False
+
+    def iter_sorted_keys(self, prefix: str = "") -> Iterator[BlobStat]:
+        """Like :meth:`iter_keys`, in ascending key order (streamed when :attr:`lists_sorted`)."""
+        if self.lists_sorted:
+            return self.iter_keys(prefix)
+        return iter(sorted(self.iter_keys(prefix), key=lambda stat: stat.key))
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete every key (missing keys are not an error); drivers override to batch calls.
+
+        On failure some keys may be deleted and others not; deleting again is safe.
+        """
+        for key in keys:
+            self.delete(key)
 
     def presigned_get_url(
         self,

@@ -81,6 +81,9 @@ class LocalDriver(StorageDriver):
     """Stores objects as files under ``root``; safe to share between threads and processes."""
 
     scheme = "file"
+    #: Directories are walked by name, so ``cas/`` hashes (under their fan-out directories) and
+    #: ``thumbs/`` keys come in ascending key order.
+    lists_sorted = True
 
     def __init__(self, root: str) -> None:
         """Use ``root`` (an absolute path), creating it if missing.
@@ -260,9 +263,10 @@ def _read_chunks(file: BinaryIO, remaining: int | None) -> Iterator[bytes]:
 
 
 def _walk_files(directory: str, segments: list[str]) -> Iterator[tuple[list[str], int, float]]:
-    """Yield ``(segments, size, mtime)`` of every regular file below ``directory`` (depth first)."""
+    """Yield ``(segments, size, mtime)`` of every regular file below ``directory`` (depth first,
+    by name, so ``cas/`` hashes and thumbnails come in ascending key order)."""
     try:
-        entries = list(os.scandir(directory))
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:

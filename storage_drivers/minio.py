@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, BinaryIO
 
@@ -243,6 +243,19 @@ class MinioDriver(StorageDriver):
             error = self._translate(exc, key)
             if not isinstance(error, BlobNotFound):
                 raise error from exc
+
+    lists_sorted = True  # ListObjectsV2 returns keys in ascending UTF-8 byte order
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """DeleteObjects through ``remove_objects`` (the SDK sends 1,000 keys per call)."""
+        from minio.deleteobjects import DeleteObject
+
+        objects = [DeleteObject(self._name(key)) for key in keys]
+        with self._errors(key=None):
+            errors = list(self._client.remove_objects(self.bucket, objects))
+        errors = [error for error in errors if error.code != "NoSuchKey"]
+        if errors:
+            raise StorageUnavailable(f"S3 refused to delete {len(errors)} keys: {errors[0]}")
 
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         """List recursively; the SDK pages through ListObjectsV2 transparently."""

@@ -16,7 +16,7 @@ from typing import Any
 import peewee
 
 from core.attachments.models import AttachmentSet
-from core.db import tuples
+from core.db import is_sqlite, tuples
 from core.plugins import PluginError, collect_list
 from core.state import PartsbinState, get_state
 
@@ -124,22 +124,88 @@ def _set_id(entity: AttachableEntity, row: peewee.Model) -> int:
     return row.__data__.get(column.name)
 
 
-def backfill_sets(entity: AttachableEntity) -> int:
+#: Owner rows given a set per transaction by :func:`backfill_sets` (bounds lock time and the
+#: statement's parameters: two per row, well under SQLite's and PostgreSQL's limits).
+BACKFILL_BATCH = 5000
+
+
+def backfill_sets(
+    entity: AttachableEntity,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Give every row of ``entity`` without a set a new one; return how many got one.
 
-    Idempotent: a second run finds nothing to do.
+    Set-based: per batch of ``batch_size`` rows (default :data:`BACKFILL_BATCH`) one SELECT of
+    the ids, one INSERT of all the new sets (``INSERT ... SELECT`` from a generated series;
+    PostgreSQL returns their ids, SQLite assigns consecutive ids under its write lock) and one
+    ``UPDATE ... FROM`` a ``VALUES`` mapping: three statements per batch whatever it holds,
+    each batch its own transaction, so no owner row stays locked longer than one batch. ``progress``
+    is called with the running count after each batch. Idempotent: a second run finds nothing.
     """
     model = entity.model
     pk = model._meta.primary_key
     db = model._meta.database
+    if isinstance(db, peewee.DatabaseProxy):
+        db = db.obj
+    size = batch_size or BACKFILL_BATCH
     count = 0
-    with db.atomic():
-        missing = list(tuples(model.select(pk).where(entity.set_column.is_null(True))))
-        for (row_id,) in missing:
-            new_set = create_owned_set()
-            model.update({entity.set_column: new_set.id}).where(pk == row_id).execute()
-            count += 1
+    while True:
+        with _write_transaction(db):
+            query = model.select(pk).where(entity.set_column.is_null(True)).order_by(pk)
+            missing = [row_id for (row_id,) in tuples(query.limit(size))]
+            if not missing:
+                break
+            set_ids = _insert_sets(db, len(missing))
+            _assign_sets(entity, list(zip(missing, set_ids, strict=True)))
+        count += len(missing)
+        if progress is not None:
+            progress(count)
+        if len(missing) < size:
+            break
     return count
+
+
+def _write_transaction(db: peewee.Database) -> Any:
+    if is_sqlite(db):
+        return db.atomic(lock_type="IMMEDIATE")  # consecutive AUTOINCREMENT ids for the batch
+    return db.atomic()
+
+
+_SERIES_SQLITE = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+    "INSERT INTO attachment_sets (created_at, updated_at) SELECT ?, ? FROM n"
+)
+_SERIES_POSTGRES = (
+    "INSERT INTO attachment_sets (created_at, updated_at) "
+    "SELECT %s, %s FROM generate_series(1, %s) ORDER BY 1 RETURNING id"
+)
+
+
+def _insert_sets(db: peewee.Database, how_many: int) -> list[int]:
+    """Insert ``how_many`` empty sets in one statement; their ids, ascending."""
+    stamp = AttachmentSet.created_at
+    now = stamp.db_value(stamp.default())
+    if is_sqlite(db):
+        cursor = db.execute_sql(_SERIES_SQLITE, (how_many, now, now))
+        last = cursor.lastrowid
+        return list(range(last - how_many + 1, last + 1))
+    cursor = db.execute_sql(_SERIES_POSTGRES, (now, now, how_many))
+    return sorted(row[0] for row in cursor.fetchall())
+
+
+def _assign_sets(entity: AttachableEntity, pairs: list[tuple[int, int]]) -> None:
+    """``WITH m AS (VALUES ...) UPDATE ... FROM m``: every owner row to its set, one statement."""
+    model = entity.model
+    pk = model._meta.primary_key
+    mapping = peewee.ValuesList(pairs).cte("m", columns=("row_id", "set_id"))
+    query = (
+        model.update({entity.set_column: mapping.c.set_id})
+        .from_(mapping)
+        .where((pk == mapping.c.row_id) & entity.set_column.is_null(True))
+        .with_cte(mapping)
+    )
+    query.execute()
 
 
 def find_owner(state: PartsbinState, set_id: int) -> dict[str, Any] | None:

@@ -3,10 +3,15 @@ the same hooks as any plugin's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 from flask_openapi3 import APIBlueprint
 
 from core.plugins import hookimpl
+
+#: Rows read per query while streaming referenced hashes (keyset pagination on the key indexes).
+REFERENCE_CHUNK = 5000
 
 
 @hookimpl
@@ -21,3 +26,40 @@ def register_commands(cli: click.Group) -> None:
     from core.attachments.check import check_command
 
     cli.add_command(check_command)
+
+
+@hookimpl
+def referenced_blobs(first: str | None, last: str | None) -> Iterator[str]:
+    """The hashes attachment rows reference (``s3_key`` and ``preview_s3_key``), ascending.
+
+    Each column is read in keyset chunks of :data:`REFERENCE_CHUNK` along its index and the two
+    streams are merged, so memory stays flat however many attachments there are.
+    """
+    import heapq
+
+    from core.attachments.models import Attachment
+
+    columns = (Attachment.s3_key, Attachment.preview_s3_key)
+    return heapq.merge(*(_column_hashes(column, first, last) for column in columns))
+
+
+def _column_hashes(column: object, first: str | None, last: str | None) -> Iterator[str]:
+    from core.attachments.models import Attachment
+    from core.db import tuples
+    from core.state import get_state
+
+    database = get_state().database
+    lower = "cas/" + (first or "")
+    upper = "cas/" + (last or "g")  # every lowercase hex hash sorts below "g"
+    after: str | None = None
+    while True:
+        query = Attachment.select(column).where(column >= lower, column <= upper)  # type: ignore[operator]
+        if after is not None:
+            query = query.where(column > after)  # type: ignore[operator]
+        query = query.order_by(column).limit(REFERENCE_CHUNK).bind(database)
+        keys = [row[0] for row in tuples(query)]
+        for key in keys:
+            yield key[4:]
+        if len(keys) < REFERENCE_CHUNK:
+            return
+        after = keys[-1]

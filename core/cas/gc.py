@@ -13,37 +13,46 @@ Thumbnails ``thumbs/<sha256>/<N>.jpg`` go with their blob; thumbnails whose blob
 are removed too. Other keys (under ``cas/`` but not a hash, or outside ``cas/`` and ``thumbs/``)
 are never touched.
 
-Safe while the API serves: references are loaded before listing and checked again, in batches of
-:data:`RECHECK_BATCH`, right before each batch is deleted (the database is queried for exactly
-those keys and the plugins are asked again); a thumbnail's blob is checked to be absent right
-before an orphan thumbnail is deleted. Idempotent: a second run finds nothing more to remove.
-Memory is proportional to the referenced hashes plus the garbage, not to the whole store.
+How: one streaming merge join. The sorted ``cas/`` listing, the sorted ``thumbs/`` listing and
+the sorted reference streams (every ``referenced_blobs`` answer, merged with :func:`heapq.merge`)
+are walked together by hash, so memory stays flat in the store's size (one batch of candidates,
+not every reference or every garbage key). Streams out of order abort the run before anything
+more is deleted.
+
+Safe while the API serves: candidates are deleted in batches of :data:`DELETE_BATCH` inside one
+transaction that holds every batch blob's lock (:mod:`core.cas.locks`), after asking the
+``referenced_blobs`` hook again for exactly the batch's hash range; a thumbnail-only orphan's
+blob is checked to be absent right before it goes. Resumable and idempotent: a batch deletes
+thumbnails and their blobs together with S3 ``DeleteObjects``, a crash mid-batch leaves only
+unreferenced objects (blobs, or thumbnails whose blob is gone) that the next run removes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
+import itertools
 import logging
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from core.attachments.models import Attachment
 from core.cas.ingest import SHA256_HEX, cas_key, sha256_of_key
-from core.cas.locks import blob_transaction, lock_blob
+from core.cas.locks import blob_transaction, lock_blobs
 from core.cas.thumbnails import THUMBS_PREFIX
+from core.plugins import PluginError
 from core.state import PartsbinState
-from storage_drivers.base import BlobStat
+from storage_drivers.base import BlobStat, StorageError
 
 log = logging.getLogger("partsbin.gc")
 
 T = TypeVar("T")
 
-#: How many candidates are re-checked against the database and plugins at once before deletion.
-RECHECK_BATCH = 500
+#: How many blobs are re-checked and deleted together (S3 DeleteObjects takes 1,000 keys).
+DELETE_BATCH = 1000
 
 _GRACE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -110,47 +119,60 @@ def _hash_of_reference(value: object) -> str | None:
     return _hash_in_key(value)
 
 
-def plugin_references(state: PartsbinState) -> set[str]:
-    """The hashes every plugin's ``referenced_blobs()`` names (``cas/<sha256>`` also accepted).
+def _ordered_answer(
+    answer: Iterable[object], first: str | None, last: str | None
+) -> Iterator[str]:
+    """One plugin's answer as ascending hashes within ``[first, last]``.
 
-    ``None`` answers are skipped; values that are not hashes are ignored with a warning.
+    An in-memory collection (list, set, tuple) is sorted here; a lazy iterable must already be
+    ascending, and going backwards raises :class:`PluginError` (a merge join over an unsorted
+    stream would miss references and delete referenced blobs).
     """
-    found: set[str] = set()
-    for answer in state.plugin_manager.hook.referenced_blobs():
-        if answer is None:
+    values = sorted(map(str, answer)) if isinstance(answer, Collection) else answer
+    previous = ""
+    for value in values:
+        sha = _hash_of_reference(value)
+        if sha is None:
+            log.warning("referenced_blobs() returned %r, which is not a SHA-256 hash", value)
             continue
-        for value in answer:
-            sha = _hash_of_reference(value)
-            if sha is None:
-                log.warning("referenced_blobs() returned %r, which is not a SHA-256 hash", value)
-                continue
-            found.add(sha)
-    return found
+        if sha < previous:
+            raise PluginError(
+                f"referenced_blobs() streamed {sha} after {previous}: answers must be ascending"
+            )
+        previous = sha
+        if (first is None or sha >= first) and (last is None or sha <= last):
+            yield sha
 
 
-def attachment_references(state: PartsbinState, keys: Collection[str] | None = None) -> set[str]:
-    """The hashes attachment rows reference; with ``keys``, only those among ``keys``."""
-    query = Attachment.select(Attachment.s3_key, Attachment.preview_s3_key)
-    if keys is None:
-        query = query.where(
-            Attachment.s3_key.is_null(False) | Attachment.preview_s3_key.is_null(False)
-        )
-    else:
-        wanted = list(keys)
-        query = query.where(Attachment.s3_key.in_(wanted) | Attachment.preview_s3_key.in_(wanted))
-    found: set[str] = set()
-    # bind() this query to the app's database: no global model rebinding.
-    for s3_key, preview_key in query.bind(state.database).tuples().iterator():
-        for key in (s3_key, preview_key):
-            sha = _hash_in_key(key)
-            if sha is not None:
-                found.add(sha)
-    return found
+def referenced_stream(
+    state: PartsbinState, first: str | None = None, last: str | None = None
+) -> Iterator[str]:
+    """Every referenced hash in ``[first, last]`` (``None``: unbounded), ascending, repeats
+    possible: the ``referenced_blobs`` answers of every plugin (attachment rows included, via
+    the attachments plugin) merged with :func:`heapq.merge`."""
+    answers = state.plugin_manager.hook.referenced_blobs(first=first, last=last)
+    return heapq.merge(*(_ordered_answer(a, first, last) for a in answers if a is not None))
 
 
-def referenced_hashes(state: PartsbinState) -> set[str]:
-    """Every hash that must be kept: attachment rows plus plugins."""
-    return attachment_references(state) | plugin_references(state)
+def referenced_hashes(state: PartsbinState, hashes: Collection[str]) -> set[str]:
+    """Which of ``hashes`` are referenced now (the hook is asked for their range only)."""
+    if not hashes:
+        return set()
+    wanted = set(hashes)
+    return {sha for sha in referenced_stream(state, min(wanted), max(wanted)) if sha in wanted}
+
+
+class _Cursor:
+    """Walks an ascending stream and answers "is this hash in it?" for ascending queries."""
+
+    def __init__(self, stream: Iterator[str]) -> None:
+        self._stream = stream
+        self._head: str | None = next(stream, None)
+
+    def contains(self, sha: str) -> bool:
+        while self._head is not None and self._head < sha:
+            self._head = next(self._stream, None)
+        return self._head == sha
 
 
 @dataclass
@@ -163,6 +185,7 @@ class GcReport:
     removed: int = 0
     bytes_kept: int = 0
     bytes_freed: int = 0
+    batches: int = 0
     removed_keys: list[str] = field(default_factory=list)
 
     def count_kept(self, stat: BlobStat) -> None:
@@ -184,6 +207,14 @@ class GcReport:
             f"{verb} {self.removed} ({_human(self.bytes_freed)})"
         )
 
+    def as_json(self) -> dict[str, object]:
+        """The counts for ``--json`` (without the removed keys)."""
+        return {
+            "dry_run": self.dry_run, "scanned": self.scanned, "kept": self.kept,
+            "removed": self.removed, "bytes_kept": self.bytes_kept,
+            "bytes_freed": self.bytes_freed, "batches": self.batches,
+        }
+
 
 def _human(size: int) -> str:
     value = float(size)
@@ -196,8 +227,60 @@ def _human(size: int) -> str:
 
 @dataclass
 class _Candidate:
-    blob: BlobStat
+    sha: str
+    blob: BlobStat | None  # ``None``: thumbnails whose blob was not listed
     thumbnails: list[BlobStat] = field(default_factory=list)
+
+    @property
+    def stats(self) -> list[BlobStat]:
+        return [*self.thumbnails, *([self.blob] if self.blob else [])]
+
+
+def _ascending(stats: Iterable[BlobStat], pattern: re.Pattern[str], report: GcReport,
+               ) -> Iterator[tuple[str, BlobStat]]:
+    """``(hash, stat)`` of the listing's keys matching ``pattern``; others are counted kept.
+
+    Raises :class:`StorageError` if the hashes come out of order (the merge needs order).
+    """
+    previous = ""
+    for stat in stats:
+        report.scanned += 1
+        match = pattern.fullmatch(stat.key)
+        if match is None:
+            report.count_kept(stat)
+            continue
+        sha = match.group(1)
+        if sha < previous:
+            raise StorageError(f"storage listed {stat.key} out of order; gc stopped")
+        previous = sha
+        yield sha, stat
+
+
+_BLOB_KEY = re.compile(r"^cas/([0-9a-f]{64})$")
+
+
+def _by_hash(state: PartsbinState, report: GcReport,
+             ) -> Iterator[tuple[str, BlobStat | None, list[BlobStat]]]:
+    """``(hash, blob or None, thumbnails)`` in ascending hash order (two sorted listings)."""
+    blobs = _ascending(state.storage.iter_sorted_keys("cas/"), _BLOB_KEY, report)
+    thumbs = _ascending(state.storage.iter_sorted_keys(THUMBS_PREFIX), _THUMB_KEY, report)
+    groups = (
+        (sha, [stat for _, stat in group])
+        for sha, group in itertools.groupby(thumbs, key=lambda item: item[0])
+    )
+    blob = next(blobs, None)
+    group = next(groups, None)
+    while blob is not None or group is not None:
+        if group is None or (blob is not None and blob[0] < group[0]):
+            assert blob is not None
+            yield blob[0], blob[1], []
+            blob = next(blobs, None)
+        elif blob is None or group[0] < blob[0]:
+            yield group[0], None, group[1]
+            group = next(groups, None)
+        else:
+            yield blob[0], blob[1], group[1]
+            blob, group = next(blobs, None), next(groups, None)
 
 
 def collect_garbage(
@@ -214,108 +297,73 @@ def collect_garbage(
     against. With ``dry_run`` nothing is deleted and the report says what would be. Raises
     :class:`~storage_drivers.base.StorageUnavailable` if storage fails and Peewee errors if the
     database does; what was deleted before the failure stays deleted (a rerun continues).
+    ``progress`` wraps the one pass over the store (label ``"scanning"``, length unknown).
     """
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
     report = GcReport(dry_run=dry_run)
-    references = referenced_hashes(state)
-    candidates: dict[str, _Candidate] = {}
-
-    with progress(state.storage.iter_keys("cas/"), label="scanning blobs", length=None) as blobs:
-        for stat in blobs:
-            report.scanned += 1
-            sha = _hash_in_key(stat.key)
-            modified = blob_modified(stat)
-            young = modified is None or now - modified < grace
-            if sha is None or sha in references or young:
-                report.count_kept(stat)
-            else:
-                candidates[sha] = _Candidate(stat)
-
-    orphan_thumbnails: list[BlobStat] = []
-    source_exists: dict[str, bool] = {}
-    with progress(
-        state.storage.iter_keys(THUMBS_PREFIX), label="scanning thumbnails", length=None
-    ) as thumbs:
-        for stat in thumbs:
-            report.scanned += 1
-            match = _THUMB_KEY.fullmatch(stat.key)
-            sha = match.group(1) if match else None
-            if sha is None or sha in references:
-                report.count_kept(stat)
-            elif sha in candidates:
-                candidates[sha].thumbnails.append(stat)
-            else:
-                if sha not in source_exists:
-                    source_exists[sha] = state.storage.exists(cas_key(sha))
-                if source_exists[sha]:
-                    report.count_kept(stat)
+    references = _Cursor(referenced_stream(state))
+    pending: list[_Candidate] = []
+    with progress(_by_hash(state, report), label="scanning", length=None) as items:
+        for sha, blob, thumbnails in items:
+            if references.contains(sha):
+                kept: list[BlobStat] = [*thumbnails, *([blob] if blob else [])]
+            elif blob is not None:
+                modified = blob_modified(blob)
+                if modified is None or now - modified < grace:
+                    kept = [blob, *thumbnails]
                 else:
-                    orphan_thumbnails.append(stat)
-
-    work: list[_Candidate | BlobStat] = [*candidates.values(), *orphan_thumbnails]
-    rescued: set[str] = set()
-    with progress(work, label="removing", length=len(work)) as items:
-        for index, item in enumerate(items):
-            if index % RECHECK_BATCH == 0:
-                rescued = _still_referenced(state, work[index : index + RECHECK_BATCH])
-            _remove(state, item, rescued, report, dry_run)
-    log.info(
-        "gc finished",
-        extra={
-            "dry_run": dry_run,
-            "scanned": report.scanned,
-            "kept": report.kept,
-            "removed": report.removed,
-            "bytes_freed": report.bytes_freed,
-        },
-    )
+                    kept = []
+                    pending.append(_Candidate(sha, blob, thumbnails))
+            else:
+                kept = []
+                pending.append(_Candidate(sha, None, thumbnails))
+            for stat in kept:
+                report.count_kept(stat)
+            if len(pending) >= DELETE_BATCH:
+                _remove_batch(state, pending, report, dry_run)
+                pending = []
+    if pending:
+        _remove_batch(state, pending, report, dry_run)
+    log.info("gc finished", extra=report.as_json())
     return report
 
 
-def _still_referenced(state: PartsbinState, batch: list[_Candidate | BlobStat]) -> set[str]:
-    """Re-check a batch of candidates right before deleting it: rows and plugins, asked again."""
-    keys = [item.blob.key for item in batch if isinstance(item, _Candidate)]
-    if not keys:
-        return set()
-    return attachment_references(state, keys) | plugin_references(state)
-
-
-def _remove(
-    state: PartsbinState,
-    item: _Candidate | BlobStat,
-    rescued: set[str],
-    report: GcReport,
-    dry_run: bool,
+def _remove_batch(
+    state: PartsbinState, batch: list[_Candidate], report: GcReport, dry_run: bool
 ) -> None:
-    if isinstance(item, _Candidate):
-        sha = _hash_in_key(item.blob.key)
-        if sha is None or sha in rescued:
-            for stat in (item.blob, *item.thumbnails):
-                report.count_kept(stat)
-            return
-        if dry_run:
-            for stat in (item.blob, *item.thumbnails):
-                report.count_removed(stat)
-            return
-        # The last reference check and the delete hold the blob's lock together, so an upload
-        # or copy that references this blob either commits first (and we keep it) or finds it
-        # gone (and answers 503) - never a row pointing at deleted bytes. See core.cas.locks.
-        with blob_transaction(state.database):
-            lock_blob(state.database, sha)
-            if attachment_references(state, [item.blob.key]):
-                for stat in (item.blob, *item.thumbnails):
+    """Re-check and delete one batch; the check and the delete hold the batch's blob locks.
+
+    An upload or copy that references one of these blobs either commits first (the re-check
+    sees its row and the blob is kept) or finds the blob gone (and answers 503): never a row
+    pointing at deleted bytes. See :mod:`core.cas.locks`.
+    """
+    report.batches += 1
+    # A thumbnail-only orphan goes only while its blob is still absent (it may have appeared).
+    batch = [c for c in batch if c.blob is not None or not _blob_back(state, c, report)]
+    hashes = [c.sha for c in batch]
+    guard = contextlib.nullcontext() if dry_run else blob_transaction(state.database)
+    with guard:
+        if not dry_run:
+            lock_blobs(state.database, hashes)
+        rescued = referenced_hashes(state, hashes)
+        doomed: list[BlobStat] = []
+        for candidate in batch:
+            if candidate.sha in rescued:
+                for stat in candidate.stats:
                     report.count_kept(stat)
-                return
-            for stat in (item.blob, *item.thumbnails):
-                state.storage.delete(stat.key)
-                report.count_removed(stat)
-        return
-    match = _THUMB_KEY.fullmatch(item.key)
-    if match is None or state.storage.exists(cas_key(match.group(1))):
-        report.count_kept(item)  # its blob appeared since the listing
-        return
-    if not dry_run:
-        state.storage.delete(item.key)
-    report.count_removed(item)
+            else:
+                doomed += candidate.stats
+        if not dry_run and doomed:
+            state.storage.delete_many([stat.key for stat in doomed])
+    for stat in doomed:
+        report.count_removed(stat)
+
+
+def _blob_back(state: PartsbinState, candidate: _Candidate, report: GcReport) -> bool:
+    if state.storage.exists(cas_key(candidate.sha)):
+        for stat in candidate.thumbnails:
+            report.count_kept(stat)
+        return True
+    return False

@@ -31,6 +31,16 @@ def lock_blob(database: peewee.Database, sha256: str) -> None:
         database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_key(sha256),))
 
 
+def lock_blobs(database: peewee.Database, hashes: list[str]) -> None:
+    """:func:`lock_blob` for many hashes in one statement (in key order, so two batch holders
+    cannot deadlock); a no-op on SQLite."""
+    if hashes and not is_sqlite(database):
+        database.execute_sql(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k",
+            (sorted({lock_key(sha) for sha in hashes}),),
+        )
+
+
 @contextmanager
 def blob_transaction(database: peewee.Database) -> Iterator[None]:
     """A transaction in which :func:`lock_blob` excludes concurrent referencing transactions."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from core.plugin_api import attachment_json, error_responses, preview_url
@@ -36,11 +36,23 @@ def _created(body: object) -> Response:
 def list_parts(query: PartListQuery) -> Response:
     """Parts newest first. ``include`` adds ``kits`` and/or ``in_stock`` to each item.
 
-    The total number of matching parts is in the ``X-Total-Count`` header.
+    Page with ``limit``/``offset`` or, cheaper at depth, with ``cursor``: a full page carries
+    ``X-Next-Cursor`` and a ``Link: <...>; rel="next"`` header. ``X-Total-Count`` (the number of
+    matching parts) is sent on a short page, where it is free, and always with ``count=exact``.
     """
-    parts, total = service.list_parts(query.limit, query.offset, query.type_id)
-    response = jsonify(views.part_list(parts, query.include_tokens))
-    response.headers["X-Total-Count"] = str(total)
+    after = service.PageCursor.decode(query.cursor) if query.cursor else None
+    page = service.list_parts(
+        query.limit, query.offset, query.type_id, after=after, exact_count=query.count == "exact"
+    )
+    response = jsonify(views.part_list(page.parts, query.include_tokens))
+    if page.total is not None:
+        response.headers["X-Total-Count"] = str(page.total)
+    if page.next_cursor is not None:
+        cursor = page.next_cursor.encode()
+        args = {k: v for k, v in request.args.items() if k not in ("offset", "cursor")}
+        link = url_for(".list_parts", _external=False, **args, cursor=cursor)
+        response.headers["X-Next-Cursor"] = cursor
+        response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 
 

@@ -1,10 +1,18 @@
-"""Part keys: four random uppercase ASCII letters (26**4 = 456,976 possible keys)."""
+"""Part keys: four random uppercase ASCII letters (26**4 = 456,976 possible keys).
+
+The UI contract fixes the key pattern at ``^[A-Z]{4}$`` (and the ``parts.key`` column has a
+matching CHECK), so the key length does not grow. Instead creation never depends on luck: a few
+random keys are tried, and when they are all taken (a crowded space) :func:`next_free_key`
+walks the unique index from a random point to the next free key. Creation therefore succeeds
+while any key is free; only a completely full space (456,976 parts) is refused.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
 import string
+from dataclasses import dataclass
 
 KEY_LENGTH = 4
 KEY_ALPHABET = string.ascii_uppercase
@@ -14,9 +22,56 @@ KEY_PATTERN = rf"^[A-Z]{{{KEY_LENGTH}}}$"
 _KEY_RE = re.compile(KEY_PATTERN)
 
 
+@dataclass(frozen=True)
+class KeySpace:
+    """The keys creation draws from: every string of ``length`` letters of ``alphabet``.
+
+    ``alphabet`` must be sorted (keys are walked in the database's sort order, which for
+    uppercase ASCII is the same on SQLite and PostgreSQL). Tests pass a tiny space to simulate a
+    crowded one without inserting 400k rows.
+    """
+
+    alphabet: str = KEY_ALPHABET
+    length: int = KEY_LENGTH
+
+    @property
+    def size(self) -> int:
+        """How many keys the space holds."""
+        return len(self.alphabet) ** self.length
+
+    def key_at(self, index: int) -> str:
+        """The ``index``-th key in sort order (``0 <= index < size``)."""
+        base = len(self.alphabet)
+        letters = []
+        for _ in range(self.length):
+            index, digit = divmod(index, base)
+            letters.append(self.alphabet[digit])
+        return "".join(reversed(letters))
+
+    def index_of(self, key: str) -> int:
+        """The position of ``key`` in sort order (inverse of :meth:`key_at`)."""
+        base = len(self.alphabet)
+        index = 0
+        for letter in key:
+            index = index * base + self.alphabet.index(letter)
+        return index
+
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` belongs to this space."""
+        return len(key) == self.length and all(letter in self.alphabet for letter in key)
+
+    def random_key(self) -> str:
+        """A random key of this space (cryptographic randomness, so keys cannot be predicted)."""
+        return "".join(secrets.choice(self.alphabet) for _ in range(self.length))
+
+
+#: The space the API uses.
+DEFAULT_SPACE = KeySpace()
+
+
 def random_key() -> str:
     """A new random key (cryptographic randomness, so keys cannot be predicted)."""
-    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+    return DEFAULT_SPACE.random_key()
 
 
 def is_valid_key(value: str) -> bool:

@@ -5,9 +5,9 @@ Request bodies refuse unknown fields; optional text that is blank becomes ``None
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator
+from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator, model_validator
 
 from core.plugin_api import (
     HTTP_URL_SCHEMA,
@@ -37,6 +37,7 @@ INCLUDE_MAX_LENGTH = 200
 #: is accepted for clarity), ``kits`` (each part's kit usages), ``stock`` (``in_stock``).
 INCLUDE_TOKENS = ("cover", "kits", "stock")
 LIST_LIMIT_MAX = 1000
+CURSOR_MAX_LENGTH = 100
 
 
 def normalize_tags(tags: list[str] | None) -> list[str]:
@@ -101,6 +102,14 @@ class TypeListQuery(QueryModel):
 class PartListQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=LIST_LIMIT_MAX)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: str | None = Field(
+        default=None,
+        max_length=CURSOR_MAX_LENGTH,
+        description="continue after the page that returned this cursor (X-Next-Cursor header)",
+    )
+    count: Literal["exact"] | None = Field(
+        default=None, description="`exact`: always send X-Total-Count (costs a COUNT)"
+    )
     type_id: OptionalQueryId = None
     include: Annotated[str, TextPattern(INCLUDE_PATTERN)] | None = Field(
         default=None,
@@ -115,6 +124,21 @@ class PartListQuery(QueryModel):
     def _known_tokens(cls, value: str | None) -> str | None:
         parse_include(value)
         return value
+
+    @field_validator("cursor")
+    @classmethod
+    def _decodable_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            from plugins.parts.service import PageCursor
+
+            PageCursor.decode(value)
+        return value
+
+    @model_validator(mode="after")
+    def _cursor_or_offset(self) -> PartListQuery:
+        if self.cursor is not None and self.offset:
+            raise ValueError("send either cursor or offset, not both")
+        return self
 
     @property
     def include_tokens(self) -> frozenset[str]:

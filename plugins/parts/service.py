@@ -7,6 +7,9 @@ existing types, and parts that other plugins still use.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -20,6 +23,7 @@ from core.plugin_api import (
     create_owner,
     database,
     delete_owner,
+    tuples,
 )
 from plugins.parts import hook_calls, keys
 from plugins.parts.models import EDITABLE_FIELDS, Part, PartType
@@ -27,7 +31,10 @@ from plugins.parts.models import EDITABLE_FIELDS, Part, PartType
 #: The part entity type the core manages sets for (``owner.type == "part"``, ``owner.key``).
 PART_ENTITY = AttachableEntity("part", Part, set_field="attachment_set", key_field="key")
 
-#: How many random keys to try before giving up (collisions are rare until the space fills).
+#: How many random keys to try before walking the index to a free key (collisions are rare
+#: until the space gets crowded).
+RANDOM_KEY_ATTEMPTS = 3
+#: How many insert attempts (a concurrent request may take the chosen key) before giving up.
 MAX_KEY_ATTEMPTS = 25
 
 
@@ -70,19 +77,69 @@ def key_taken(key: str) -> bool:
     return bool(Part.select().where(Part.key == key).exists())
 
 
-def create_part(fields: dict[str, Any]) -> Part:
+#: The keys parts get (tests substitute a tiny space to simulate a crowded one).
+KEY_SPACE = keys.DEFAULT_SPACE
+
+#: How many keys :func:`_free_key_after` reads from the index per query while walking.
+KEY_WALK_CHUNK = 256
+
+
+def _free_key_after(space: keys.KeySpace, start: str) -> str | None:
+    """The first free key of ``space`` at or after ``start``, wrapping around once.
+
+    Walks the unique index on ``parts.key`` in chunks of :data:`KEY_WALK_CHUNK`, so the cost is
+    the length of the taken run after ``start``, not the number of parts. ``None`` if full.
+    """
+    for lower in (space.index_of(start), 0):
+        expected, cursor = lower, None
+        while expected < space.size:
+            query = Part.select(Part.key).order_by(Part.key).limit(KEY_WALK_CHUNK)
+            if cursor is None:
+                query = query.where(Part.key >= space.key_at(expected))
+            else:
+                query = query.where(Part.key > cursor)
+            taken: list[str] = [row[0] for row in tuples(query)]
+            for used in taken:
+                if not space.contains(used):
+                    continue
+                index = space.index_of(used)
+                if index > expected:
+                    return space.key_at(expected)
+                expected = index + 1
+            if len(taken) < KEY_WALK_CHUNK:
+                break
+            cursor = taken[-1]
+        if expected < space.size:
+            return space.key_at(expected)
+    return None
+
+
+def _draw(space: keys.KeySpace) -> str:
+    return keys.random_key() if space == keys.DEFAULT_SPACE else space.random_key()
+
+
+def create_part(fields: dict[str, Any], key_space: keys.KeySpace | None = None) -> Part:
     """Create a part and its AttachmentSet in one transaction; return it (type joined).
 
-    ``fields`` holds editable fields (``description`` required). Raises :class:`NotFound` for an
-    unknown ``type_id`` and :class:`Conflict` (``KEY_SPACE_EXHAUSTED``) when
-    :data:`MAX_KEY_ATTEMPTS` random keys were all taken.
+    ``fields`` holds editable fields (``description`` required). The key is drawn from
+    ``key_space`` (default :data:`KEY_SPACE`) at random; after :data:`RANDOM_KEY_ATTEMPTS`
+    taken random keys (a crowded space) the next free key after a random point is used, so
+    creation succeeds while ``key_space`` has any free key.
+    Raises :class:`NotFound` for an unknown ``type_id`` and :class:`Conflict`
+    (``KEY_SPACE_EXHAUSTED``) only when every key is taken.
     """
+    key_space = key_space or KEY_SPACE
     _check_fields(fields)
     _check_type(fields.get("type_id"))
-    for _attempt in range(MAX_KEY_ATTEMPTS):
-        key = keys.random_key()
+    for attempt in range(MAX_KEY_ATTEMPTS):
+        key = _draw(key_space)
         if key_taken(key):
-            continue
+            if attempt < RANDOM_KEY_ATTEMPTS - 1:
+                continue
+            free = _free_key_after(key_space, _draw(key_space))
+            if free is None:
+                break
+            key = free
         try:
             create_owner(PART_ENTITY, key=key, **fields)
         except peewee.IntegrityError:
@@ -92,8 +149,8 @@ def create_part(fields: dict[str, Any]) -> Part:
             raise
         return get_part(key)
     raise Conflict(
-        f"no free part key found after {MAX_KEY_ATTEMPTS} attempts",
-        {"attempts": MAX_KEY_ATTEMPTS},
+        f"no free part key: all {key_space.size} keys are taken",
+        {"keys": key_space.size},
         code="KEY_SPACE_EXHAUSTED",
     )
 
@@ -142,17 +199,81 @@ def delete_part(key: str) -> None:
         raise
 
 
-def list_parts(limit: int, offset: int, type_id: int | None = None) -> tuple[list[Part], int]:
-    """One page of parts, newest first (created_at, then id, descending), and the total count.
+@dataclass(frozen=True)
+class PageCursor:
+    """A position in the list order: the (``created_at``, ``id``) of the last item seen."""
 
-    Two queries whatever the page size.
+    created_at: dt.datetime
+    id: int
+
+    def encode(self) -> str:
+        """The opaque text clients send back as ``cursor=``."""
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> PageCursor:
+        """Parse :meth:`encode`'s output; raises :class:`ValueError` for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            stamp, _, row_id = raw.partition("|")
+            cursor = cls(dt.datetime.fromisoformat(stamp), int(row_id))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError("not a cursor from a previous page") from exc
+        if not 1 <= cursor.id <= 2**31 - 1 or cursor.created_at.tzinfo is not None:
+            raise ValueError("not a cursor from a previous page")
+        return cursor
+
+
+@dataclass
+class PartPage:
+    """One page of :func:`list_parts`: the parts, the exact total when known cheaply or asked
+    for (else ``None``), and the cursor of the next page (``None`` on a short page)."""
+
+    parts: list[Part]
+    total: int | None
+    next_cursor: PageCursor | None
+
+
+def list_parts(
+    limit: int,
+    offset: int = 0,
+    type_id: int | None = None,
+    *,
+    after: PageCursor | None = None,
+    exact_count: bool = False,
+) -> PartPage:
+    """One page of parts, newest first (created_at, then id, descending).
+
+    Cost is O(page) except where noted: ``after`` (keyset pagination) seeks the
+    ``(created_at, id)`` index directly; ``offset`` still skips rows, but only the index is
+    walked (the ids are chosen first, the type join happens for the page only). The total is
+    exact and free on a short page (``offset + len``); otherwise it is ``None`` unless
+    ``exact_count`` (one ``COUNT(*)``, O(matching parts)). One or two queries.
     """
-    counted, page = Part.select(), _select()
+    ids = Part.select(Part.id)
     if type_id is not None:
-        counted = counted.where(Part.part_type == type_id)
-        page = page.where(Part.part_type == type_id)
-    page = page.order_by(Part.created_at.desc(), Part.id.desc()).limit(limit).offset(offset)
-    return list(page), counted.count()
+        ids = ids.where(Part.part_type == type_id)
+    if after is not None:
+        ids = ids.where(
+            (Part.created_at < after.created_at)
+            | ((Part.created_at == after.created_at) & (Part.id < after.id))
+        )
+    order = (Part.created_at.desc(), Part.id.desc())
+    ids = ids.order_by(*order).limit(limit).offset(offset)
+    parts = list(_select().where(Part.id.in_(ids)).order_by(*order))
+    total: int | None = None
+    if exact_count:
+        counted = Part.select()
+        if type_id is not None:
+            counted = counted.where(Part.part_type == type_id)
+        total = counted.count()
+    elif len(parts) < limit and after is None and (parts or offset == 0):
+        total = offset + len(parts)
+    next_cursor = None
+    if len(parts) == limit:
+        next_cursor = PageCursor(parts[-1].created_at, parts[-1].id)
+    return PartPage(parts, total, next_cursor)
 
 
 def copy_attachment_to_part(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,15 +50,25 @@ def test_dry_run_says_would_remove(app: Flask, storage: StorageDriver) -> None:
 def test_no_progress_bar_when_not_a_terminal(app: Flask, storage: StorageDriver) -> None:
     put_blob(app, b"orphan")
     result = invoke(app, "--grace", "0")
-    assert "scanning" not in result.output and "removing" not in result.output
+    assert "scanning" not in result.output and "scanning" not in result.stderr
 
 
-def test_progress_bars_on_a_terminal(app: Flask, storage: StorageDriver, monkeypatch) -> None:
+def test_progress_bar_on_stderr_on_a_terminal(
+    app: Flask, storage: StorageDriver, monkeypatch
+) -> None:
     put_blob(app, b"orphan")
-    monkeypatch.setattr("core.cas.cli.stdout_is_terminal", lambda: True)
+    monkeypatch.setattr("core.cas.cli.stderr_is_terminal", lambda: True)
     result = invoke(app, "--grace", "0")
     assert result.exit_code == 0, result.output
-    assert "scanning blobs" in result.output and "removing" in result.output
+    assert "scanning" in result.stderr and "scanning" not in result.stdout
+
+
+def test_json_summary_on_stdout(app: Flask, storage: StorageDriver) -> None:
+    put_blob(app, b"orphan")
+    result = invoke(app, "--grace", "0", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["removed"] == 1 and summary["scanned"] == 1 and summary["dry_run"] is False
 
 
 def test_bad_grace_is_a_usage_error(app: Flask) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,14 @@ import pytest
 from flask import Flask
 
 from core.attachments.models import Attachment, AttachmentSet
+from core.cas import gc as gc_module
 from core.cas.gc import collect_garbage, parse_grace
 from core.cas.ingest import StoredBlob
 from core.cas.thumbnails import thumbnail_key
-from core.plugins import hookimpl
+from core.plugins import PluginError, hookimpl
 from core.state import get_state
-from storage_drivers.base import StorageDriver
+from storage_drivers.base import StorageDriver, StorageUnavailable
+from storage_drivers.local import LocalDriver
 from tests.cas.conftest import AgelessLocalDriver, png, put_blob, use_timed_storage
 
 GRACE = dt.timedelta(hours=24)
@@ -202,13 +204,16 @@ def test_respects_the_referenced_blobs_hook(
 def test_rechecks_references_right_before_deleting(app: Flask, storage: StorageDriver) -> None:
     late = blob(app, b"referenced during the run")
 
+    def row_after_listing(iterable: Iterable[Any]) -> Iterator[Any]:
+        for item in iterable:
+            yield item
+            attach(app, s3_key=late.key)  # an upload commits its row after the listing saw it
+
     @contextmanager
     def insert_row_before_removal(
         iterable: Iterable[Any], *, label: str, length: int | None
     ) -> Any:
-        if label == "removing":
-            attach(app, s3_key=late.key)  # an upload commits its row after the listing
-        yield iterable
+        yield row_after_listing(iterable)
 
     report = gc(app, progress=insert_row_before_removal)
     assert late.key in keys(storage)
@@ -244,7 +249,7 @@ def test_progress_sees_every_phase(app: Flask, storage: StorageDriver) -> None:
         return contextmanager(lambda: (yield iterable))()
 
     gc(app, progress=record)
-    assert seen == [("scanning blobs", None), ("scanning thumbnails", None), ("removing", 1)]
+    assert seen == [("scanning", None)]
 
 
 def test_an_attaching_transaction_holds_off_the_delete(
@@ -309,3 +314,76 @@ def test_an_attaching_transaction_holds_off_the_delete(
     assert not errors
     assert target.key in keys(storage)
     assert result and result[0].removed == 0
+
+
+# --- batches, resumption, reference streams -------------------------------------------------
+
+
+class RecordingDriver(LocalDriver):
+    """The local driver, recording each ``delete_many`` call; fails the call ``fail_at``."""
+
+    def __init__(self, root: str, fail_at: int | None = None) -> None:
+        super().__init__(root)
+        self.calls: list[list[str]] = []
+        self.fail_at = fail_at
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.calls.append(list(keys))
+        if len(self.calls) == self.fail_at:
+            super().delete_many(keys[: len(keys) // 2])  # the crash hits mid-call
+            raise StorageUnavailable("connection lost")
+        super().delete_many(keys)
+
+
+def test_deletes_in_batches(app: Flask, tmp_path: Path, monkeypatch) -> None:
+    driver = RecordingDriver(str(tmp_path / "batched"))
+    get_state(app).storage = driver
+    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
+    orphans = {blob(app, f"orphan {i}".encode()).key for i in range(5)}
+    report = gc(app)
+    assert [len(call) for call in driver.calls] == [2, 2, 1]
+    assert {key for call in driver.calls for key in call} == orphans
+    assert report.removed == 5 and report.batches == 3
+    assert keys(driver) == set()
+
+
+def test_a_run_that_fails_mid_way_is_finished_by_the_next(
+    app: Flask, tmp_path: Path, monkeypatch
+) -> None:
+    root = str(tmp_path / "resumed")
+    get_state(app).storage = RecordingDriver(root, fail_at=2)
+    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
+    kept = blob(app, b"referenced")
+    attach(app, s3_key=kept.key)
+    for i in range(6):
+        sha = blob(app, f"orphan {i}".encode()).sha256
+        thumb(get_state(app).storage, sha)
+    with pytest.raises(StorageUnavailable):
+        gc(app)
+    get_state(app).storage = RecordingDriver(root)
+    gc(app)
+    assert keys(get_state(app).storage) == {kept.key}
+    assert gc(app).removed == 0
+
+
+def test_a_lazy_plugin_stream_in_ascending_order_is_merged(
+    app: Flask, storage: StorageDriver, plugin: ReferencingPlugin
+) -> None:
+    kept = sorted([blob(app, b"one").sha256, blob(app, b"two").sha256])
+    orphan = blob(app, b"three")
+    plugin.hashes = iter(kept)  # type: ignore[assignment]
+    gc(app)
+    assert keys(storage) == {f"cas/{sha}" for sha in kept}
+    assert orphan.key not in keys(storage)
+
+
+def test_a_lazy_plugin_stream_out_of_order_stops_gc_before_any_delete(
+    app: Flask, storage: StorageDriver, plugin: ReferencingPlugin
+) -> None:
+    referenced = sorted([blob(app, b"one").sha256, blob(app, b"two").sha256], reverse=True)
+    blob(app, b"orphan")
+    before = keys(storage)
+    plugin.hashes = iter(referenced)  # type: ignore[assignment]
+    with pytest.raises(PluginError, match="ascending"):
+        gc(app)
+    assert keys(storage) == before

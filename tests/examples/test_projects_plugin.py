@@ -37,6 +37,7 @@ from packaging.version import Version
 from PIL import Image
 from werkzeug.test import TestResponse
 
+from core.attachments.entities import backfill_sets, entity_registry
 from core.cli import cli
 from core.migrate import apply_migrations
 from core.migrations_runner import Migrations, MigrationSource
@@ -514,3 +515,65 @@ def test_the_plugins_own_tests_pass_with_the_core_fixtures(postgres_server: Any)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].startswith("8 passed"), result.stdout
+def _add_projects_without_sets(database, how_many: int) -> None:
+    p = database.param
+    with database.atomic():
+        for index in range(how_many):
+            database.execute_sql(
+                "INSERT INTO projects (name, description, status, created_at, updated_at) "
+                f"VALUES ({p}, {p}, {p}, {p}, {p})",
+                (f"project {index}", "", "idea", "2024-01-01 00:00:00", "2024-01-01 00:00:00"),
+            )
+
+
+def _backfill_counting_statements(app: Flask, **kwargs) -> tuple[int, int]:
+    """Run backfill_sets on projects; return (rows given a set, SQL statements executed)."""
+    state = get_state(app)
+    statements = 0
+    real = state.database.execute_sql
+
+    def counting(sql, params=None, *args, **kw):
+        nonlocal statements
+        statements += 1
+        return real(sql, params, *args, **kw)
+
+    with app.app_context():
+        entity = entity_registry(state)["project"]
+        state.database.execute_sql = counting
+        try:
+            done = backfill_sets(entity, **kwargs)
+        finally:
+            del state.database.execute_sql
+    return done, statements
+
+
+@pytest.mark.parametrize("how_many", [3, 40])
+def test_backfill_statement_count_does_not_grow_with_the_rows(
+    version_1_app: Flask, how_many: int
+) -> None:
+    state = get_state(version_1_app)
+    with version_1_app.app_context():
+        apply_migrations(state)
+    _add_projects_without_sets(state.database, how_many)
+    done, statements = _backfill_counting_statements(version_1_app, batch_size=100)
+    assert done == how_many
+    assert 3 <= statements <= 5  # select ids, insert sets, update owners (+ BEGIN on SQLite)
+
+
+def test_backfill_in_batches_gives_every_row_its_own_new_set(version_1_app: Flask) -> None:
+    state = get_state(version_1_app)
+    with version_1_app.app_context():
+        apply_migrations(state)
+    _add_projects_without_sets(state.database, 11)
+    sets_before = {row[0] for row in _rows(state.database, "SELECT id FROM attachment_sets")}
+    seen: list[int] = []
+    with version_1_app.app_context():
+        done = backfill_sets(
+            entity_registry(state)["project"], batch_size=4, progress=seen.append
+        )
+    assert done == 11 and seen == [4, 8, 11]
+    set_ids = [row[0] for row in _rows(state.database, "SELECT attachment_set_id FROM projects")]
+    assert None not in set_ids and len(set(set_ids)) == len(set_ids) == 13
+    sets_now = {row[0] for row in _rows(state.database, "SELECT id FROM attachment_sets")}
+    assert set(set_ids) <= sets_now
+    assert len(sets_now - sets_before) == 11  # exactly one new set per backfilled row

@@ -165,24 +165,28 @@ def test_key_taken_by_a_concurrent_insert_is_retried_without_leaking_a_set(
         assert AttachmentSet.select().count() == sets_before + 1
 
 
+def test_crowded_key_space_still_creates_until_every_key_is_taken(
+    client, new_part, monkeypatch
+) -> None:
+    space = keys.KeySpace(alphabet="AB", length=4)  # 16 keys: a crowded space, cheaply
+    monkeypatch.setattr(service, "KEY_SPACE", space)
+    monkeypatch.setattr(service, "KEY_WALK_CHUNK", 3)  # the walk crosses chunk boundaries
+    created = {new_part()["key"] for _ in range(space.size)}
+    assert created == {space.key_at(i) for i in range(space.size)}
+
+
 def test_key_space_exhausted_is_409_and_leaves_no_set_behind(
     client, new_part, monkeypatch, in_app
 ) -> None:
-    monkeypatch.setattr(keys, "random_key", lambda: "AAAA")
-    new_part()
+    space = keys.KeySpace(alphabet="AB", length=4)
+    monkeypatch.setattr(service, "KEY_SPACE", space)
+    for _ in range(space.size):
+        new_part()
     with in_app():
         sets_before = AttachmentSet.select().count()
-    calls: list[int] = []
-
-    def always_taken() -> str:
-        calls.append(1)
-        return "AAAA"
-
-    monkeypatch.setattr(keys, "random_key", always_taken)
     response = client.post("/api/parts", json={"description": "x"})
     assert response.status_code == 409
     assert response.json["code"] == "KEY_SPACE_EXHAUSTED"
-    assert len(calls) == service.MAX_KEY_ATTEMPTS
     with in_app():
         assert AttachmentSet.select().count() == sets_before
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from plugins.parts import service
 
 BAD_QUERIES = [
@@ -52,10 +54,78 @@ def test_limit_and_offset_page_through_the_list(client, new_part) -> None:
     assert _keys(client.get("/api/parts?offset=10")) == []
 
 
-def test_total_count_header(client, new_part) -> None:
+def test_total_count_header_with_count_exact(client, new_part) -> None:
     for _ in range(3):
         new_part()
-    assert client.get("/api/parts?limit=1").headers["X-Total-Count"] == "3"
+    assert client.get("/api/parts?limit=1&count=exact").headers["X-Total-Count"] == "3"
+
+
+def test_total_count_header_is_free_on_a_short_page(client, new_part) -> None:
+    for _ in range(3):
+        new_part()
+    assert client.get("/api/parts?limit=2&offset=2").headers["X-Total-Count"] == "3"
+
+
+def test_full_page_without_count_exact_has_no_total(client, new_part) -> None:
+    for _ in range(3):
+        new_part()
+    assert "X-Total-Count" not in client.get("/api/parts?limit=2").headers
+
+
+def test_empty_page_past_the_end_has_no_total(client, new_part) -> None:
+    new_part()
+    assert "X-Total-Count" not in client.get("/api/parts?offset=5").headers
+
+
+def _walk_cursor(client, first_url: str) -> tuple[list[str], int]:
+    """Follow Link rel=next from ``first_url``; return the keys seen and the page count."""
+    seen: list[str] = []
+    url: str | None = first_url
+    pages = 0
+    while url is not None:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen += _keys(response)
+        pages += 1
+        link = response.headers.get("Link")
+        url = link.split(">", 1)[0].lstrip("<") if link else None
+        if url is not None:
+            assert response.headers["X-Next-Cursor"] in url
+    return seen, pages
+
+
+def test_cursor_pages_cover_the_list_once_in_order(client, new_part) -> None:
+    created = [new_part()["key"] for _ in range(7)][::-1]
+    seen, pages = _walk_cursor(client, "/api/parts?limit=3")
+    assert seen == created
+    assert pages == 3
+
+
+def test_cursor_pages_are_stable_under_concurrent_inserts(client, new_part) -> None:
+    created = [new_part()["key"] for _ in range(6)][::-1]
+    first = client.get("/api/parts?limit=2")
+    new_part()  # newer than everything: must not shift the pages that follow
+    url = first.headers["Link"].split(">", 1)[0].lstrip("<")
+    rest, _pages = _walk_cursor(client, url)
+    assert _keys(first) + rest == created
+
+
+def test_cursor_keeps_the_type_filter(client, new_part) -> None:
+    led = _type_id(client, "LED")
+    leds = [new_part(type_id=led)["key"] for _ in range(3)][::-1]
+    new_part()
+    seen, _pages = _walk_cursor(client, f"/api/parts?limit=2&type_id={led}")
+    assert seen == leds
+
+
+def test_bad_cursor_is_400(client, subtests) -> None:
+    huge_id = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|99999999999999999999").decode()
+    for query in ("cursor=nope", "cursor=" + "A" * 101, "cursor=MjAyNnwx&offset=3",
+                  f"cursor={huge_id}"):
+        with subtests.test(query=query):
+            response = client.get(f"/api/parts?{query}")
+            assert response.status_code == 400
+            assert set(response.json) == {"error", "details", "code"}
 
 
 def test_type_filter(client, new_part) -> None:

@@ -49,7 +49,7 @@ def test_path_and_query_parameters_are_documented(client) -> None:
     kit_id = paths["/api/kits/{kit_id}"]["get"]["parameters"][0]
     assert kit_id["schema"]["maximum"] == 2**31 - 1
     queried = {p["name"] for p in paths["/api/parts"]["get"]["parameters"]}
-    assert queried == {"limit", "offset", "type_id", "include"}
+    assert queried == {"limit", "offset", "cursor", "count", "type_id", "include"}
     assert {p["name"] for p in paths["/api/kits"]["get"]["parameters"]} == {
         "status", "query", "limit", "offset",
     }

@@ -225,7 +225,34 @@ def test_deleting_a_key_that_never_existed_is_fine(driver: StorageDriver) -> Non
     driver.delete("never/existed")
 
 
+def test_delete_many_removes_more_than_a_thousand_keys_and_ignores_missing_ones(
+    driver: StorageDriver,
+) -> None:
+    keys = [f"batch/{index:05d}" for index in range(1100)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: put_bytes(driver, key, b"x"), keys))
+    put_bytes(driver, "batch-kept", b"x")
+
+    driver.delete_many([*keys, "batch/never-existed"])
+
+    assert keys_of(driver.iter_keys("batch")) == {"batch-kept"}
+
+
 # --- listing -----------------------------------------------------------------------------
+
+
+def test_iter_sorted_keys_yields_hash_keys_and_thumbnails_in_ascending_order(
+    driver: StorageDriver,
+) -> None:
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(40)]
+    keys = [f"cas/{sha}" for sha in hashes] + [f"thumbs/{sha}/{n}.jpg" for sha in hashes[:5]
+                                                for n in (100, 400)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: put_bytes(driver, key, b"x"), keys))
+
+    for prefix in ("cas/", "thumbs/"):
+        listed = [stat.key for stat in driver.iter_sorted_keys(prefix)]
+        assert listed == sorted(key for key in keys if key.startswith(prefix))
 
 
 def test_iter_keys_yields_keys_starting_with_the_prefix(driver: StorageDriver) -> None:
