@@ -190,7 +190,7 @@ def _measure(app: Any, count: int, garbage: int) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from tests.servers.postgres import PostgresServer
+    from core.testing.servers.postgres import PostgresServer
 
     sizes_env = os.environ.get("BENCH_SCALE_SIZES")
     if sizes_env:
