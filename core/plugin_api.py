@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from flask import Response
+
 from core.api.fields import (
     LongText,
     OptionalQueryId,
@@ -134,6 +136,24 @@ def preview_url(url: str) -> dict[str, Any]:
     return asdict(_preview(url, get_state().settings))
 
 
+def proxied_content(url: str) -> Response:
+    """A response streaming the content at ``url`` through the SSRF-safe fetcher, if it is an
+    allowed attachment type (decided from its bytes), with the CAS's safe headers (``nosniff``,
+    sandbox CSP except for real PDFs, never an inline active type). Fetch failures are 4xx
+    :class:`ApiError`\\ s; another type is a 415."""
+    from core.urlfetch.proxy import proxied_content as _proxied
+
+    return _proxied(url, get_state().settings)
+
+
+def proxied_preview_image(url: str) -> Response:
+    """Like :func:`proxied_content` for the preview image of ``url`` (the image itself, or the
+    first usable preview image of the page); :class:`NotFound` when there is none."""
+    from core.urlfetch.proxy import proxied_preview_image as _proxied
+
+    return _proxied(url, get_state().settings)
+
+
 __all__ = [
     "HTTP_URL_SCHEMA",
     "MAX_ID",
@@ -186,6 +206,8 @@ __all__ = [
     "is_sqlite",
     "may_be_absent",
     "preview_url",
+    "proxied_content",
+    "proxied_preview_image",
     "receive_upload",
     "set_cover",
     "utcnow",

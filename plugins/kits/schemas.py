@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
@@ -73,6 +73,16 @@ class KitContentUpdateIn(StrictTextBody):
 # --- responses (documentation) --------------------------------------------------------------
 
 
+class KitReservationOut(BaseModel):
+    kit_id: int
+    kit_name: str
+    status: Literal["active", "archived"]
+    build_target: int
+    required_per_unit: int
+    reserved_quantity: int
+    updated_at: str | None
+
+
 class KitOut(BaseModel):
     id: int
     name: str
@@ -82,6 +92,8 @@ class KitOut(BaseModel):
     archived_at: str | None
     attachment_set_id: int
     cover_url: str | None
+    shopping_list_badge_count: int = Field(description="0 until a shopping-list plugin exists")
+    pick_list_badge_count: int = Field(description="0 until a pick-list plugin exists")
     created_at: str
     updated_at: str
 
@@ -99,6 +111,7 @@ class KitContentPartOut(BaseModel):
 
 class KitContentOut(BaseModel):
     id: int
+    kit_id: int
     part_id: int
     part: KitContentPartOut
     required_per_unit: int
@@ -109,9 +122,14 @@ class KitContentOut(BaseModel):
     reserved: int
     available: int
     shortfall: int
+    active_reservations: list[KitReservationOut]
     created_at: str
     updated_at: str
 
 
 class KitDetailOut(KitOut):
     contents: list[KitContentOut]
+    shopping_list_links: list[dict[str, Any]] = Field(
+        description="empty until a shopping-list plugin exists"
+    )
+    pick_lists: list[dict[str, Any]] = Field(description="empty until a pick-list plugin exists")

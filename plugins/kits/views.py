@@ -18,7 +18,9 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def kit_json(kit: Kit, cover_url: str | None) -> dict[str, Any]:
     """``{id, name, description, status, build_target, archived_at, attachment_set_id,
-    cover_url, created_at, updated_at}``."""
+    cover_url, shopping_list_badge_count, pick_list_badge_count, created_at, updated_at}``.
+
+    The badge counts stay 0 until shopping-list and pick-list plugins exist."""
     return {
         "id": kit.id,
         "name": kit.name,
@@ -28,6 +30,8 @@ def kit_json(kit: Kit, cover_url: str | None) -> dict[str, Any]:
         "archived_at": iso(kit.archived_at),
         "attachment_set_id": kit.attachment_set_id,
         "cover_url": cover_url,
+        "shopping_list_badge_count": 0,
+        "pick_list_badge_count": 0,
         "created_at": iso(kit.created_at),
         "updated_at": iso(kit.updated_at),
     }
@@ -44,6 +48,7 @@ def content_json(line: ContentLine) -> dict[str, Any]:
     content, part = line.content, line.part
     return {
         "id": content.id,
+        "kit_id": content.kit_id,
         "part_id": content.part_id,
         "part": {
             "key": part.key,
@@ -59,6 +64,7 @@ def content_json(line: ContentLine) -> dict[str, Any]:
         "reserved": line.reserved,
         "available": line.available,
         "shortfall": line.shortfall,
+        "active_reservations": list(line.active_reservations),
         "created_at": iso(content.created_at),
         "updated_at": iso(content.updated_at),
     }
@@ -67,7 +73,12 @@ def content_json(line: ContentLine) -> dict[str, Any]:
 def kit_detail(kit: Kit) -> dict[str, Any]:
     """The kit with ``contents``: a constant number of queries whatever the number of lines."""
     cover = cover_urls([kit.attachment_set_id]).get(kit.attachment_set_id)
-    return {**kit_json(kit, cover), "contents": [content_json(line) for line in content_lines(kit)]}
+    return {
+        **kit_json(kit, cover),
+        "contents": [content_json(line) for line in content_lines(kit)],
+        "shopping_list_links": [],
+        "pick_lists": [],
+    }
 
 
 def one_content(kit: Kit, content_id: int) -> dict[str, Any]:

@@ -39,3 +39,25 @@ def part_stock_levels(part_ids: list[int]) -> dict[int, int] | None:
 
     Answers of several plugins add up. Return ``None`` when the plugin keeps no stock.
     """
+
+
+@hookspec
+def part_locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, where it is stored (``include=locations`` on part lists,
+    ``GET /api/parts/{key}/locations``).
+
+    Each location is a dict ``{box_no, loc_no, qty}``. Parts stored nowhere may be absent.
+    Return ``None`` when the plugin keeps no locations (then every part has ``[]``).
+    """
+
+
+@hookspec
+def part_shopping_lists(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, its active shopping-list lines (``include=shopping_lists``
+    on part lists).
+
+    Each membership is a dict ``{shopping_list_id, shopping_list_name, shopping_list_status,
+    line_id, line_status, needed, ordered, received, note, seller}`` (``seller`` ``None`` or
+    ``{id, name, website, logo_url}``). Parts on no list may be absent. Return ``None`` when the
+    plugin keeps no shopping lists.
+    """
