@@ -95,6 +95,17 @@ class Settings(BaseSettings):
         description="`none`: everyone is the local user with every role (loopback only unless "
         "set explicitly); `oidc`: sign in through an OpenID Connect provider, API tokens.",
     )
+    ui_dir: Path | None = Field(
+        default=None,
+        description="A built web UI (folder with index.html) to serve at / (SPA fallback).",
+    )
+    testing: bool = Field(
+        default=False,
+        description="Serve /api/testing/* for browser tests; refused on a non-loopback address.",
+    )
+    sse_heartbeat: float = Field(
+        default=15.0, gt=0, le=300, description="Seconds between heartbeats on event streams."
+    )
 
     @field_validator("allowed_types", "url_fetch_allow", "disable_plugins", mode="before")
     @classmethod

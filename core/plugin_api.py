@@ -19,7 +19,10 @@ Groups, in the order docs/plugins.md presents them:
 - errors: :class:`ApiError` and its subclasses, :class:`PluginError`;
 - request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
   :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
-- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`.
+- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`;
+- live events: :func:`publish_event`, :data:`TASK_EVENT`, :data:`VERSION_EVENT`;
+- remote content through the SSRF-safe fetcher: :func:`proxied_content`,
+  :func:`proxied_preview_image`.
 
 The pytest fixtures for testing a plugin are in :mod:`core.testing` (a pytest plugin).
 """
@@ -69,6 +72,7 @@ from core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from core.events import TASK_EVENT, VERSION_EVENT, publish_event
 from core.hookspecs import hookspec
 from core.migrations_runner import MigrationSource
 from core.plugins import PluginError, hookimpl
@@ -158,6 +162,8 @@ __all__ = [
     "HTTP_URL_SCHEMA",
     "MAX_ID",
     "PLUGIN_API_VERSION",
+    "TASK_EVENT",
+    "VERSION_EVENT",
     "ApiError",
     "AttachableEntity",
     "Attachment",
@@ -208,6 +214,7 @@ __all__ = [
     "preview_url",
     "proxied_content",
     "proxied_preview_image",
+    "publish_event",
     "receive_upload",
     "set_cover",
     "utcnow",

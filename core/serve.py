@@ -1,4 +1,9 @@
-"""Runs the app under gunicorn; each worker builds its own app with :func:`create_app`."""
+"""Runs the app under gunicorn; each worker builds its own app with :func:`create_app`.
+
+Workers are :class:`core.events.worker.PartsbinWorker` (uvicorn): event streams run on the
+worker's asyncio loop and every other request in a pool of ``threads`` threads, so open streams
+never take the threads the API needs (see docs/architecture.md, "Live events").
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ class PartsbinServer(BaseApplication):
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
+        self.request_threads = int(options.get("threads", 4))
         super().__init__()
 
     def load_config(self) -> None:
@@ -20,8 +26,9 @@ class PartsbinServer(BaseApplication):
 
     def load(self) -> Any:
         from core.app import create_app
+        from core.events.asgi import PartsbinAsgi
 
-        return create_app()
+        return PartsbinAsgi(create_app(), threads=self.request_threads)
 
 
 def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> None:
@@ -31,7 +38,7 @@ def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> N
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
-            "worker_class": "gthread",
+            "worker_class": "core.events.worker.PartsbinWorker",
             "timeout": 60,
             "graceful_timeout": 10,
             "keepalive": 5,
