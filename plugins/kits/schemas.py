@@ -42,6 +42,29 @@ class KitListQuery(QueryModel):
 # --- bodies -------------------------------------------------------------------------------
 
 
+class KitMembershipQueryIn(StrictTextBody):
+    kit_ids: list[RowId] = Field(min_length=1, max_length=250)
+    include_done: bool = False
+
+
+class KitShoppingMembershipsOut(BaseModel):
+    kit_id: int
+    memberships: list[dict[str, Any]]
+
+
+class KitPickMembershipsOut(BaseModel):
+    kit_id: int
+    pick_lists: list[dict[str, Any]]
+
+
+class KitShoppingQueryOut(BaseModel):
+    memberships: list[KitShoppingMembershipsOut]
+
+
+class KitPickQueryOut(BaseModel):
+    memberships: list[KitPickMembershipsOut]
+
+
 class KitCreateIn(StrictTextBody):
     name: KitName
     description: LongText = None
@@ -92,8 +115,8 @@ class KitOut(BaseModel):
     archived_at: str | None
     attachment_set_id: int
     cover_url: str | None
-    shopping_list_badge_count: int = Field(description="0 until a shopping-list plugin exists")
-    pick_list_badge_count: int = Field(description="0 until a pick-list plugin exists")
+    shopping_list_badge_count: int = Field(description="open shopping-list links")
+    pick_list_badge_count: int = Field(description="open pick lists")
     created_at: str
     updated_at: str
 
@@ -130,6 +153,8 @@ class KitContentOut(BaseModel):
 class KitDetailOut(KitOut):
     contents: list[KitContentOut]
     shopping_list_links: list[dict[str, Any]] = Field(
-        description="empty until a shopping-list plugin exists"
+        description="from the kit_shopping_list_links hook (empty without a shopping-list plugin)"
     )
-    pick_lists: list[dict[str, Any]] = Field(description="empty until a pick-list plugin exists")
+    pick_lists: list[dict[str, Any]] = Field(
+        description="from the kit_pick_lists hook (empty without a pick-list plugin)"
+    )

@@ -159,6 +159,11 @@ class CopyAttachmentIn(StrictTextBody):
     set_as_cover: bool = False
 
 
+class MembershipQueryIn(StrictTextBody):
+    part_keys: list[PartKey] = Field(min_length=1, max_length=250)
+    include_done: bool | None = False
+
+
 class UrlPreviewIn(StrictTextBody):
     url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
@@ -229,6 +234,19 @@ class ShoppingListMembershipOut(BaseModel):
     received: int
     note: str | None = None
     seller: SellerOut | None = None
+
+
+class ShoppingListMembershipList(RootModel[list[ShoppingListMembershipOut]]):
+    pass
+
+
+class PartMembershipsOut(BaseModel):
+    part_key: str
+    memberships: list[ShoppingListMembershipOut]
+
+
+class MembershipQueryOut(BaseModel):
+    memberships: list[PartMembershipsOut]
 
 
 class SellerLinkOut(BaseModel):
