@@ -6,8 +6,9 @@
 * Any other path outside ``/api`` and ``/health`` answers ``index.html`` (the UI routes in the
   browser); a missing file under ``assets/`` is a 404, never the page.
 * UI responses carry a Content-Security-Policy the bundle works under (scripts, styles, workers,
-  frames and connections from our origin only; images also as ``data:``/``blob:`` and from
-  HTTPS sites, for seller logos), ``frame-ancestors 'self'``, ``nosniff`` and a referrer policy.
+  frames and connections from our origin only; images also as ``data:``/``blob:`` and from any
+  web site, because the UI shows a URL's preview image and seller logos from where they are),
+  ``frame-ancestors 'self'``, ``nosniff`` and a referrer policy.
 
 Paths are resolved with :func:`werkzeug.security.safe_join`, so nothing outside the folder is
 reachable. The folder is checked at start-up (it must hold ``index.html``).
@@ -38,7 +39,7 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob: https:",
+        "img-src 'self' data: blob: https: http:",
         "font-src 'self' data:",
         "connect-src 'self'",
         "worker-src 'self'",

@@ -20,3 +20,20 @@ def ui_dist() -> Path:
     if not (UI_DIST / "index.html").is_file():
         pytest.skip(f"the EI UI build is not at {UI_DIST} (see ../shared/ei-ui/README.md)")
     return UI_DIST
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """Debian's Chromium, installed first when missing (and root)."""
+    from tests.ui.browser import ChromiumMissing, ensure_chromium
+
+    try:
+        return str(ensure_chromium())
+    except ChromiumMissing as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(chromium_executable: str) -> dict[str, object]:
+    """pytest-playwright: launch the system Chromium (never a downloaded browser)."""
+    return {"executable_path": chromium_executable, "args": ["--disable-dev-shm-usage"]}
