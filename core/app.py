@@ -18,6 +18,7 @@ from core import db, errors
 from core.api.schemas import ErrorBody
 from core.api.uploads import PartsbinRequest
 from core.attachments.entities import entity_registry
+from core.auth import guard as auth_guard
 from core.config import Settings, load_settings
 from core.logging_setup import configure_logging
 from core.plugins import build_plugin_manager, collect_list, collect_mapping
@@ -90,6 +91,7 @@ def create_app(
     app.extensions["partsbin"] = state
     entity_registry(state)  # validate plugin registrations now, not on first use
     db.init_app(app, state.database)
+    auth_guard.init_app(app)  # before anything reads the body: who may call, from where
     app.before_request(_parse_json_body)
     errors.init_app(app)
     _init_request_logging(app)

@@ -22,7 +22,9 @@ Groups, in the order docs/plugins.md presents them:
 - the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`;
 - live events: :func:`publish_event`, :data:`TASK_EVENT`, :data:`VERSION_EVENT`;
 - remote content through the SSRF-safe fetcher: :func:`proxied_content`,
-  :func:`proxied_preview_image`.
+  :func:`proxied_preview_image`;
+- roles: :data:`READER`, :data:`EDITOR`, :func:`requires_role`, :func:`public`,
+  :func:`current_principal`, :class:`Principal`.
 
 The pytest fixtures for testing a plugin are in :mod:`core.testing` (a pytest plugin).
 """
@@ -60,6 +62,9 @@ from core.attachments.covers import cas_url, cover_urls
 from core.attachments.entities import AttachableEntity, backfill_sets, create_owner, delete_owner
 from core.attachments.models import Attachment, AttachmentSet
 from core.attachments.views import attachment_full as attachment_json
+from core.auth import EDITOR, READER, Principal
+from core.auth.guard import current_principal
+from core.auth.roles import public, requires_role
 from core.config import Settings
 from core.db import BaseModel, TimestampedModel, database, is_sqlite, utcnow
 from core.errors import (
@@ -159,9 +164,11 @@ def proxied_preview_image(url: str) -> Response:
 
 
 __all__ = [
+    "EDITOR",
     "HTTP_URL_SCHEMA",
     "MAX_ID",
     "PLUGIN_API_VERSION",
+    "READER",
     "TASK_EVENT",
     "VERSION_EVENT",
     "ApiError",
@@ -178,6 +185,7 @@ __all__ = [
     "PartsbinState",
     "PayloadTooLarge",
     "PluginError",
+    "Principal",
     "QueryModel",
     "RowId",
     "ServiceUnavailable",
@@ -201,6 +209,7 @@ __all__ = [
     "copy_attachment",
     "cover_urls",
     "create_owner",
+    "current_principal",
     "database",
     "delete_attachment",
     "delete_owner",
@@ -214,8 +223,10 @@ __all__ = [
     "preview_url",
     "proxied_content",
     "proxied_preview_image",
+    "public",
     "publish_event",
     "receive_upload",
+    "requires_role",
     "set_cover",
     "utcnow",
 ]

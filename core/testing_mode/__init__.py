@@ -8,21 +8,11 @@ other than loopback (:func:`check_binding`).
 
 from __future__ import annotations
 
-import ipaddress
+from core.auth.bind import is_loopback
 
 
 class TestingModeError(ValueError):
     """Testing mode was asked for on an address other than loopback."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_binding(testing: bool, host: str) -> None:

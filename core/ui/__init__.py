@@ -24,6 +24,7 @@ from flask import Flask, Response, send_file
 from werkzeug.routing import BaseConverter
 from werkzeug.security import safe_join
 
+from core.auth.roles import public
 from core.config import ConfigError
 from core.errors import NotFound
 
@@ -97,6 +98,7 @@ def init_app(app: Flask, ui_dir: Path) -> None:
     folder = check_ui_dir(ui_dir)
     app.url_map.converters["uipath"] = UiPathConverter
 
+    @public  # the page must load before anyone signs in: the UI then asks /api/auth/self
     def serve(path: str = "") -> Response:
         return _serve(folder, path)
 
