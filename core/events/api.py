@@ -64,6 +64,13 @@ def get_hub(app: Flask | None = None) -> EventHub:
     return hub
 
 
+def stop_hub(app: Flask) -> None:
+    """Stop ``app``'s event hub, if it was started (app teardown in tests)."""
+    hub = app.extensions.pop(_HUB, None)
+    if hub is not None:
+        hub.stop()
+
+
 def ui_version(app: Flask | None = None) -> str:
     """The version the ``version`` event carries: the testing override, else the served UI's
     ``version.json``, else Partsbin's own version."""

@@ -34,7 +34,7 @@ PG_FALLBACK_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 60.0
 RECONNECT_SECONDS = 1.0
 #: Events a subscription may have waiting before it is dropped as too slow.
-MAX_PENDING = 256
+MAX_PENDING = 64
 
 
 class Subscription:
