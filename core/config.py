@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     sse_heartbeat: float = Field(
         default=15.0, gt=0, le=300, description="Seconds between heartbeats on event streams."
     )
+    drain_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Bearer token for GET /health/drain (unset: draining over HTTP is off).",
+    )
     oidc_issuer: str | None = Field(
         default=None,
         description="OIDC: the provider's issuer URL (discovery: <issuer>/.well-known/"

@@ -32,7 +32,13 @@ class PartsbinServer(BaseApplication):
 
 
 def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> None:
-    """Block serving on ``host:port`` until stopped (SIGTERM/SIGINT stop gracefully)."""
+    """Block serving on ``host:port`` until stopped (SIGTERM/SIGINT stop gracefully; so does
+    ``GET /health/drain``, which signals this process)."""
+    import os
+
+    from core.api.health import MASTER_PID_VARIABLE
+
+    os.environ[MASTER_PID_VARIABLE] = str(os.getpid())  # the workers inherit it
     PartsbinServer(
         {
             "bind": f"{host}:{port}",
