@@ -13,6 +13,7 @@ from core.app import create_app
 from core.auth.bind import unsafe_bind_refusal
 from core.config import ConfigError, load_settings
 from core.migrate import apply_migrations, migrations_for
+from core.migrations_runner import MigrationError
 from core.plugins import PluginError, describe_plugins
 from core.state import get_state
 
@@ -82,27 +83,50 @@ def plugins_command(as_json: bool) -> None:
     default=None,
     is_flag=False,
     flag_value=1,
-    help="Roll back the last N migrations (default 1), plugins before the core.",
+    help="Undo the last N applied migrations (default 1), newest first, across all sources.",
 )
+@click.option("--source", "source", default=None, help="Limit --rollback and --status to a source.")
+@click.option("--dry-run", "dry_run", is_flag=True, help="With --rollback: list, change nothing.")
 @with_appcontext
-def migrate_command(show_status: bool, rollback: int | None) -> None:
-    """Apply pending migrations (core first, then plugins), then backfill attachment sets."""
+def migrate_command(
+    show_status: bool, rollback: int | None, source: str | None, dry_run: bool
+) -> None:
+    """Apply pending migrations (core first, then plugins), then backfill attachment sets.
+
+    ``--rollback N`` undoes the last N migrations in the order they were applied, refusing (and
+    changing nothing) if that would undo a migration an applied dependent source relies on.
+    """
     state = get_state()
     migrations = migrations_for(state)
-    if show_status:
-        for row in migrations.status():
-            click.echo(f"{row['source']}:")
-            for name in row["applied"]:
-                click.echo(f"  [x] {name}")
-            for name in row["pending"]:
-                click.echo(f"  [ ] {name}")
-        return
-    if rollback is not None:
-        if rollback < 1:
-            raise click.BadParameter("must be at least 1", param_hint="--rollback")
-        for name in migrations.rollback(rollback):
-            click.echo(f"rolled back {name}")
-        return
+    try:
+        if show_status:
+            for row in migrations.status(source):
+                click.echo(f"{row['source']}:")
+                for name in row["applied"]:
+                    click.echo(f"  [x] {name}")
+                for name in row["pending"]:
+                    click.echo(f"  [ ] {name}")
+            return
+        if rollback is not None:
+            if rollback < 1:
+                raise click.BadParameter("must be at least 1", param_hint="--rollback")
+            if dry_run:
+                plan = migrations.plan_rollback(rollback, source)
+                for migration in plan:
+                    click.echo(f"would roll back {migration}")
+                if not plan:
+                    click.echo("nothing to roll back")
+                return
+            rolled = migrations.rollback(rollback, source)
+            for name in rolled:
+                click.echo(f"rolled back {name}")
+            if not rolled:
+                click.echo("nothing to roll back")
+            return
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if source is not None or dry_run:
+        raise click.UsageError("--source and --dry-run go with --rollback or --status")
     report = apply_migrations(state)
     for name in report.applied:
         click.echo(f"applied {name}")

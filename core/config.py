@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     thumbnail_max_pixels: int = Field(
         default=50_000_000, ge=1, description="Images with more pixels are refused as bombs."
     )
+    render_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Wall-clock (and CPU) seconds a sandboxed PDF render or check may take.",
+    )
+    render_max_memory: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=256 * 1024 * 1024,
+        description="Address-space limit of a sandboxed PDF render or check, in bytes.",
+    )
+    render_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Sandboxed PDF renders running at once per worker."
+    )
     db_pool_size: int = Field(
         default=8,
         ge=0,

@@ -75,13 +75,18 @@ class BaseModel(peewee.Model):
 
 
 class TimestampedModel(BaseModel):
-    """A model with ``created_at`` and ``updated_at`` maintained on save."""
+    """A model with ``created_at`` and ``updated_at`` maintained on save.
+
+    A new row (saved by INSERT) gets ``updated_at == created_at``; each later save moves
+    ``updated_at`` on.
+    """
 
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
     def save(self, *args: Any, **kwargs: Any) -> int:
-        self.updated_at = utcnow()
+        inserting = self.get_id() is None or kwargs.get("force_insert", args[0] if args else False)
+        self.updated_at = self.created_at if inserting else utcnow()
         return super().save(*args, **kwargs)
 
 
@@ -115,8 +120,12 @@ def open_database(url: str, timeout: float = 5.0, pool_size: int = 0) -> peewee.
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Every transaction begins IMMEDIATE (takes the write lock up front): a deferred one that
+        # reads and then writes cannot wait for the lock and fails at once with "database is
+        # locked" when another writer committed since its read.
         return peewee.SqliteDatabase(
             path or ":memory:",
+            lock_type="IMMEDIATE",
             timeout=timeout,
             autoconnect=True,
             pragmas={
@@ -141,10 +150,16 @@ def close_database(database: peewee.Database) -> None:
 
 
 def is_sqlite(db: peewee.Database | peewee.DatabaseProxy | None = None) -> bool:
-    """Whether ``db`` (a database or a proxy; default: the current app's) is SQLite."""
+    """Whether ``db`` (a database or a proxy; default: the current app's) is SQLite.
+
+    Migration files use it to choose their DDL (peewee-migrate passes the database or a proxy).
+    Raises :class:`RuntimeError` for a proxy that is not initialised.
+    """
     target = database if db is None else db
     if isinstance(target, peewee.DatabaseProxy):
         target = target.obj
+        if target is None:
+            raise RuntimeError("the database proxy is not initialised")
     return isinstance(target, peewee.SqliteDatabase)
 
 

@@ -2,7 +2,14 @@
 
 Services raise :class:`ApiError` subclasses; :func:`init_app` turns them, Werkzeug's HTTP errors,
 storage and database failures into JSON responses with the right status. A 500 is only ever a bug
-and its body never carries internals (the log has the traceback and the request id).
+(or a misconfiguration) and its body never carries internals (the log has the traceback, at ERROR,
+and the request id).
+
+Database and storage errors are translated by cause (:func:`database_unavailable`): the database or
+the storage being out of reach, busy or timing out is a 503 ``DATABASE_UNAVAILABLE`` /
+``STORAGE_UNAVAILABLE`` (try again later, logged at WARNING); a schema that does not match the code
+(a missing table or column), any other SQL error, and storage that refuses our credentials or has
+no bucket are a 500 (someone must fix something; logged at ERROR with the traceback).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any
 
 import peewee
 from flask import Flask, Response, g, jsonify, request
+from playhouse.pool import MaxConnectionsExceeded
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -92,6 +100,67 @@ def validation_message(exc: ValidationError) -> str:
     return "invalid request: " + "; ".join(f"{k}: {v}" for k, v in details.items())
 
 
+#: SQLSTATE classes (two characters) and codes meaning "unavailable for now", not a bug: connection
+#: exceptions, transaction rollbacks (serialization failure, deadlock), insufficient resources (too
+#: many connections, disk full), operator intervention (statement timeout, admin shutdown,
+#: starting up), system errors (I/O), and a lock not obtained in time.
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_UNAVAILABLE_SQLSTATES = frozenset({"55P03"})
+
+#: SQLite result codes (``sqlite3.Error.sqlite_errorname``) meaning "unavailable for now".
+_UNAVAILABLE_SQLITE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR",
+                             "SQLITE_FULL", "SQLITE_NOMEM", "SQLITE_PROTOCOL")
+#: The same, by message, for errors that carry no result code.
+_UNAVAILABLE_SQLITE_MESSAGES = ("database is locked", "database table is locked",
+                                "unable to open database", "disk i/o error",
+                                "database or disk is full")
+
+
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's exception that peewee wrapped in ``exc`` (``orig``, first arg or cause)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        module = type(current).__module__.split(".")[0]
+        if module in ("psycopg", "psycopg2", "sqlite3", "_sqlite3"):
+            return current
+        inner = getattr(current, "orig", None)
+        if not isinstance(inner, BaseException) and current.args:
+            inner = current.args[0] if isinstance(current.args[0], BaseException) else None
+        current = inner or current.__cause__ or current.__context__
+    return None
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "unavailable for now" (503) rather than a bug (500).
+
+    Unavailable: the pool had no free connection in time; on PostgreSQL an error whose SQLSTATE
+    is a connection, resource, operator-intervention (statement timeout), system or
+    transaction-rollback (deadlock, serialization) one, or a lock timeout, and a psycopg
+    ``OperationalError``/``InterfaceError`` without SQLSTATE (could not connect, connection
+    closed); on SQLite a busy/locked database, one that cannot be opened, an I/O error or a full
+    disk. Everything else is a bug: SQLSTATE class 42 (undefined table or column, syntax), "no
+    such table/column", constraint violations that escaped a service, misuse of the API.
+    """
+    if isinstance(exc, MaxConnectionsExceeded):
+        return True
+    driver = _driver_error(exc)
+    if driver is None:
+        return False
+    sqlstate = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+    if sqlstate:
+        return sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
+    module = type(driver).__module__.split(".")[0]
+    if module.startswith("psycopg"):
+        return type(driver).__name__ in ("OperationalError", "InterfaceError")
+    name = getattr(driver, "sqlite_errorname", "") or ""
+    if name.startswith(_UNAVAILABLE_SQLITE_CODES):
+        return True
+    message = str(driver).lower()
+    return any(text in message for text in _UNAVAILABLE_SQLITE_MESSAGES)
+
+
 _HTTP_CODES = {
     400: "BAD_REQUEST",
     404: "NOT_FOUND",
@@ -142,23 +211,25 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StorageError)
     def _storage_error(exc: StorageError) -> Response:
-        log.warning("storage error: %s", exc)
         if isinstance(exc, StorageUnavailable):
+            log.warning("storage error: %s", exc)
             return error_response(
                 503, "storage is unavailable, try again later", "STORAGE_UNAVAILABLE"
             )
-        return _internal_error(exc)
+        return _internal_error(exc)  # misconfigured (credentials, bucket) or a bug: ERROR
 
-    @app.errorhandler(peewee.OperationalError)
-    @app.errorhandler(peewee.InterfaceError)
+    @app.errorhandler(peewee.PeeweeException)
+    @app.errorhandler(MaxConnectionsExceeded)
     def _database_error(exc: Exception) -> Response:
-        log.warning("database error: %s", exc)
         database = app.extensions.get("partsbin.database")
-        if database is not None:
+        if database is not None:  # a broken or aborted connection must not serve the next query
             try:
                 database.close()
             except Exception:
                 log.debug("closing a broken connection failed", exc_info=True)
+        if not database_unavailable(exc):
+            return _internal_error(exc)
+        log.warning("database error: %s", exc)
         return error_response(
             503, "database is unavailable, try again later", "DATABASE_UNAVAILABLE"
         )

@@ -3,10 +3,18 @@
 Each :class:`MigrationSource` has its own folder and its own history table, so two plugins can
 both ship ``001_initial.py``. The core's source (``core``, folder ``migrations/``, table
 ``migratehistory``) always runs first; plugins follow, ordered by ``depends_on``.
+
+Rollback undoes migrations *as applied*: the last migration undone first, whatever its source,
+ordered by the history rows' ``migrated_at`` (ties: dependency order of the sources, then the
+row id). A migration of a source that another source depends on (every source depends on the
+core) is never undone while that dependent source still has an applied migration: the
+dependent's tables and code may use anything its dependencies created, and which migration they
+rely on cannot be known. Such a rollback is refused before anything changes, naming both.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import graphlib
 import logging
 from dataclasses import dataclass, field
@@ -41,6 +49,32 @@ CORE_SOURCE = MigrationSource("core", CORE_MIGRATIONS, "migratehistory")
 
 class MigrationError(Exception):
     """Migration sources are inconsistent (unknown dependency, cycle, duplicate table)."""
+
+
+class RollbackRefused(MigrationError):
+    """A rollback would undo a migration that an applied dependent source relies on."""
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """One row of a source's history table: ``source:name``, applied at ``migrated_at`` (UTC)."""
+
+    source: str
+    name: str
+    migrated_at: dt.datetime
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.name}"
+
+
+def _utc_naive(value: dt.datetime | str) -> dt.datetime:
+    """``migrated_at`` as a naive UTC datetime (SQLite may hand back the stored text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 class _Router(Router):
@@ -106,6 +140,22 @@ class Migrations:
             self.database, migrate_dir=source.path, migrate_table=source.table, logger=log
         )
 
+    def _source(self, name: str) -> MigrationSource:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources)
+        raise MigrationError(f"no migration source named {name!r} (known: {known})")
+
+    def _dependents(self, name: str) -> list[str]:
+        """Names of the sources that depend on ``name``, directly or through others."""
+        found: list[str] = []
+        for source in self.sources:  # dependency order: a source's dependencies come first
+            deps = set(source.depends_on) | ({"core"} if source.name != "core" else set())
+            if source.name != name and (name in deps or deps & set(found)):
+                found.append(source.name)
+        return found
+
     def upgrade(self) -> list[str]:
         """Apply every pending migration; return ``["source:name", ...]`` in applied order."""
         applied = []
@@ -114,33 +164,80 @@ class Migrations:
                 applied.append(f"{source.name}:{name}")
         return applied
 
-    def status(self) -> list[dict[str, Any]]:
-        """``[{"source", "applied": [...], "pending": [...]}]`` for each source in order."""
+    def status(self, source: str | None = None) -> list[dict[str, Any]]:
+        """``[{"source", "applied": [...], "pending": [...]}]`` for each source in order.
+
+        ``source`` limits the list to that source (:class:`MigrationError` if there is none).
+        """
+        sources = [self._source(source)] if source is not None else self.sources
         result = []
-        for source in self.sources:
-            router = self._router(source)
-            result.append({"source": source.name, "applied": router.done, "pending": router.diff})
+        for src in sources:
+            router = self._router(src)
+            result.append({"source": src.name, "applied": router.done, "pending": router.diff})
         return result
 
-    def rollback(self, steps: int = 1) -> list[str]:
-        """Roll back the last ``steps`` applied migrations, plugins before the core.
+    def applied(self) -> list[AppliedMigration]:
+        """Every applied migration of every source, oldest first (the order rollback reverses).
 
-        Returns ``["source:name", ...]`` in rollback order.
+        Ordered by ``migrated_at``; ties by the sources' dependency order, then by row id.
+        """
+        rows: list[tuple[dt.datetime, int, int, AppliedMigration]] = []
+        for position, source in enumerate(self.sources):
+            history = self._router(source).model
+            for row in history.select().order_by(history.id):
+                at = _utc_naive(row.migrated_at)
+                migration = AppliedMigration(source.name, row.name, at, row.id)
+                rows.append((at, position, row.id, migration))
+        rows.sort(key=lambda r: r[:3])
+        return [r[3] for r in rows]
+
+    def plan_rollback(self, steps: int = 1, source: str | None = None) -> list[AppliedMigration]:
+        """The migrations ``rollback(steps, source)`` would undo, in that order; changes nothing.
+
+        The last ``steps`` applied migrations (of ``source`` only, if given), newest first; fewer
+        if fewer are applied. Raises :class:`RollbackRefused`, naming both sources, when one of
+        them belongs to a source that another source depends on while that dependent would still
+        have an applied migration at that point; :class:`MigrationError` for an unknown source.
+        """
+        if source is not None:
+            self._source(source)
+        applied = self.applied()
+        remaining: dict[str, int] = {}
+        for migration in applied:
+            remaining[migration.source] = remaining.get(migration.source, 0) + 1
+        candidates = [m for m in reversed(applied) if source is None or m.source == source]
+        plan = candidates[:steps]
+        for migration in plan:
+            for dependent in self._dependents(migration.source):
+                if remaining.get(dependent, 0):
+                    raise RollbackRefused(
+                        f"cannot roll back {migration}: migration source {dependent!r} depends on "
+                        f"{migration.source!r} and still has applied migrations; roll back "
+                        f"{dependent!r} first (partsbin migrate --rollback N --source {dependent})"
+                    )
+            remaining[migration.source] -= 1
+        return plan
+
+    def rollback(self, steps: int = 1, source: str | None = None) -> list[str]:
+        """Undo the last ``steps`` applied migrations as applied (see :meth:`plan_rollback`).
+
+        Returns ``["source:name", ...]`` in rollback order. The whole plan is checked before
+        anything is undone; each migration is undone in its own transaction.
         """
         rolled: list[str] = []
-        for source in reversed(self.sources):
-            while len(rolled) < steps:
-                router = self._router(source)  # fresh: its migrator replays what is applied now
-                done = router.done
-                if not done:
-                    break
-                router.rollback()
-                rolled.append(f"{source.name}:{done[-1]}")
-            if len(rolled) >= steps:
-                break
+        for migration in self.plan_rollback(steps, source):
+            router = self._router(self._source(migration.source))  # fresh: replays what is applied
+            done = router.done
+            if not done or done[-1] != migration.name:  # the history changed under us
+                raise MigrationError(
+                    f"cannot roll back {migration}: the last applied migration of "
+                    f"{migration.source!r} is now {done[-1] if done else 'none'!r}"
+                )
+            router.rollback()
+            rolled.append(str(migration))
         return rolled
 
     def rollback_all(self) -> list[str]:
         """Roll back every applied migration of every source."""
-        total = sum(len(self._router(s).done) for s in self.sources)
+        total = len(self.applied())
         return self.rollback(total) if total else []

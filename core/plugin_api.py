@@ -10,12 +10,12 @@ Groups, in the order docs/plugins.md presents them:
 - hooks: :data:`hookimpl`, :data:`hookspec` (for plugins that define hooks of their own);
 - registration types: :class:`AttachableEntity`, :class:`MigrationSource`, :func:`is_sqlite`;
 - models and the database: :class:`BaseModel`, :class:`TimestampedModel`, :data:`database`,
-  :func:`utcnow`, :class:`AttachmentSet`, :class:`Attachment`;
+  :func:`utcnow`, :func:`tuples`, :class:`AttachmentSet`, :class:`Attachment`;
 - owners of attachment sets: :func:`create_owner`, :func:`delete_owner`, :func:`backfill_sets`;
 - covers and attachment JSON: :func:`cover_urls`, :func:`cas_url`, :func:`attachment_json`;
 - attachments and uploads: :func:`receive_upload`, :class:`Upload`, :func:`attach_upload`,
   :func:`get_attachment`, :func:`delete_attachment`, :func:`set_cover`, :func:`copy_attachment`,
-  :func:`preview_url`;
+  :func:`preview_url`, :func:`thumbnail_jpeg`;
 - errors: :class:`ApiError` and its subclasses, :class:`PluginError`;
 - request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
   :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
@@ -66,7 +66,7 @@ from core.auth import EDITOR, READER, Principal
 from core.auth.guard import current_principal
 from core.auth.roles import public, requires_role
 from core.config import Settings
-from core.db import BaseModel, TimestampedModel, database, is_sqlite, utcnow
+from core.db import BaseModel, TimestampedModel, database, is_sqlite, tuples, utcnow
 from core.errors import (
     ApiError,
     Conflict,
@@ -134,6 +134,25 @@ def copy_attachment(
 ) -> Attachment:
     """Copy an attachment of any set into set ``set_id``, sharing its stored bytes."""
     return _attachments.copy_attachment(get_state(), set_id, source_attachment_id, set_as_cover)
+
+
+def thumbnail_jpeg(sha256: str, size: int) -> bytes:
+    """The JPEG thumbnail (at most ``size`` pixels on its longer side) of stored image or PDF
+    ``sha256``, rendered once and kept in the object store like those ``/api/cas`` serves.
+    Raises :class:`NotFound`, 415 (a type that has no thumbnail), 422 (unreadable content) or
+    503 (storage down)."""
+    from core.cas import thumbnails
+
+    state = get_state()
+    settings = state.settings
+    stat = thumbnails.ensure_thumbnail(
+        state.storage,
+        sha256,
+        size,
+        max_pixels=settings.thumbnail_max_pixels,
+        max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
+    )
+    return b"".join(state.storage.open(stat.key))
 
 
 def preview_url(url: str) -> dict[str, Any]:
@@ -228,5 +247,7 @@ __all__ = [
     "receive_upload",
     "requires_role",
     "set_cover",
+    "thumbnail_jpeg",
+    "tuples",
     "utcnow",
 ]

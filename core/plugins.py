@@ -100,7 +100,8 @@ def _load_entry_points(pm: pluggy.PluginManager, disabled: set[str]) -> None:
 
 
 def _check_requirements(pm: pluggy.PluginManager, disabled: set[str]) -> None:
-    for name, plugin in pm.list_name_plugin():
+    problems = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         if plugin is None:  # blocked
             continue
         for required in getattr(plugin, REQUIRES_ATTRIBUTE, ()):
@@ -111,7 +112,9 @@ def _check_requirements(pm: pluggy.PluginManager, disabled: set[str]) -> None:
                 if required in disabled
                 else "which is not installed"
             )
-            raise PluginError(f"plugin {name!r} requires plugin {required!r}, {why}")
+            problems.append(f"plugin {name!r} requires plugin {required!r}, {why}")
+    if problems:
+        raise PluginError("; ".join(problems))
 
 
 def _import(name: str) -> ModuleType:

@@ -1,6 +1,11 @@
 """Core tables: attachment_sets and attachments (the two reference each other)."""
 
-import peewee as pw
+from core.db import is_sqlite
+
+# Raw SQL, not migrator.create_model: peewee's DDL would not be this schema (SQLite keys without
+# AUTOINCREMENT; CHECK constraints that differ per database, length/char_length;
+# a circular foreign key: PostgreSQL adds the cover key once both tables exist). Databases
+# already hold this DDL, so it stays.
 
 SQLITE = [
     """CREATE TABLE attachment_sets (
@@ -55,14 +60,13 @@ COMMON = [
 
 
 def migrate(migrator, database, fake=False, **kwargs):
-    statements = SQLITE if isinstance(database.obj if isinstance(database, pw.DatabaseProxy) else database, pw.SqliteDatabase) else POSTGRES
+    statements = SQLITE if is_sqlite(database) else POSTGRES
     for sql in statements + COMMON:
         migrator.sql(sql)
 
 
 def rollback(migrator, database, fake=False, **kwargs):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    if not isinstance(db, pw.SqliteDatabase):
+    if not is_sqlite(database):
         migrator.sql("ALTER TABLE attachment_sets DROP CONSTRAINT attachment_sets_cover_fk")
     migrator.sql("DROP TABLE attachments")
     migrator.sql("DROP TABLE attachment_sets")

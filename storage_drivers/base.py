@@ -27,14 +27,16 @@ class BlobNotFound(StorageError, FileNotFoundError):
 
 
 class StorageUnavailable(StorageError):
-    """The backend cannot be reached or refused the request (network, credentials, server down).
+    """The backend cannot be reached or failed for now (network, server down or erroring).
 
     The HTTP layer answers 503.
     """
 
 
 class StorageMisconfigured(StorageError):
-    """The storage URL or settings are wrong; raised when the driver is built (start-up)."""
+    """The storage URL or settings are wrong: raised when the driver is built (start-up), and by
+    requests the backend refuses for credentials or a missing bucket. The HTTP layer answers 500.
+    """
 
 
 class InvalidKey(StorageError, ValueError):

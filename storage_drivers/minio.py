@@ -27,6 +27,7 @@ from storage_drivers.base import (
     BlobNotFound,
     BlobStat,
     StorageDriver,
+    StorageError,
     StorageMisconfigured,
     StorageUnavailable,
     check_key,
@@ -274,7 +275,7 @@ class MinioDriver(StorageDriver):
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             raise self._translate(exc, key) from exc
 
-    def _translate(self, exc: Exception, key: str | None) -> StorageUnavailable | BlobNotFound:
+    def _translate(self, exc: Exception, key: str | None) -> StorageError:
         if isinstance(exc, S3Error):
             status = exc.response.status if exc.response is not None else None
             return classify_s3_error(self._target, exc.code, status, exc.message or "", key)

@@ -29,6 +29,7 @@ from storage_drivers.base import (
     BlobNotFound,
     BlobStat,
     StorageDriver,
+    StorageError,
     StorageMisconfigured,
     StorageUnavailable,
     check_key,
@@ -304,7 +305,7 @@ class S3Driver(StorageDriver):
         ) as exc:
             raise self._translate(exc, key) from exc
 
-    def _translate(self, exc: Exception, key: str | None) -> StorageUnavailable | BlobNotFound:
+    def _translate(self, exc: Exception, key: str | None) -> StorageError:
         if isinstance(exc, botocore.exceptions.ClientError):
             code, status = _code_and_status(exc)
             message = str(exc.response.get("Error", {}).get("Message", ""))

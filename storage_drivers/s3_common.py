@@ -46,23 +46,25 @@ class S3Target:
 
 def classify_s3_error(
     target: S3Target, code: str | None, status: int | None, message: str, key: str | None
-) -> StorageUnavailable | BlobNotFound:
+) -> StorageUnavailable | StorageMisconfigured | BlobNotFound:
     """Return the storage error for an S3 error response.
 
-    Not-found codes on an object give :class:`BlobNotFound`; everything else (credentials,
-    missing bucket, server errors, throttling) gives :class:`StorageUnavailable` with a message
-    saying which problem it is.
+    Not-found codes on an object give :class:`BlobNotFound`; refused credentials and a missing
+    bucket give :class:`StorageMisconfigured` (waiting will not help: the settings or the service
+    must be fixed, so the API answers 500 and logs at ERROR); everything else (server errors,
+    throttling, other refusals) gives :class:`StorageUnavailable`. Each message says which problem
+    it is.
     """
     where = f"{target.service} endpoint {target.endpoint}"
     code = code or (str(status) if status else None)
     if key is not None and (code in NOT_FOUND_CODES or (status == 404 and code != "NoSuchBucket")):
         return BlobNotFound(f"no object with key {key!r}")
     if code == "NoSuchBucket" or (key is None and status == 404):
-        return StorageUnavailable(f"bucket {target.bucket!r} does not exist at {where}")
+        return StorageMisconfigured(f"bucket {target.bucket!r} does not exist at {where}")
     if code in _CREDENTIAL_PROBLEMS or status == 403:
         problem = _CREDENTIAL_PROBLEMS.get(code or "403", _CREDENTIAL_PROBLEMS["403"])
         text = problem.format(access_key=target.describe_access_key(), bucket=target.bucket)
-        return StorageUnavailable(f"{where} {text} ({code})")
+        return StorageMisconfigured(f"{where} {text} ({code})")
     if status is not None and status >= 500:
         return StorageUnavailable(f"{where} failed with HTTP {status} ({code}): {message}")
     return StorageUnavailable(f"{where} refused the request with HTTP {status} ({code}): {message}")

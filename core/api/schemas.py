@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.json_schema import JsonDict
 
 #: Largest id accepted in a path (PostgreSQL integer); larger ids are a 400, not a 500.
@@ -20,10 +20,26 @@ class ErrorBody(BaseModel):
     code: str
 
 
+class _MayBeAbsent:
+    """Marks a field made by :func:`may_be_absent` (kept in the field's metadata)."""
+
+
+_ABSENT_NOT_NULL = _MayBeAbsent()
+
+
 class StrictBody(BaseModel):
-    """Base of JSON request bodies: unknown fields are an error."""
+    """Base of JSON request bodies: unknown fields are an error, and a :func:`may_be_absent`
+    field sent as ``null`` is a 400 naming the field (whatever its annotation says)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null_where_absent_is_meant(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if value is None and field is not None and _ABSENT_NOT_NULL in field.metadata:
+            raise ValueError("may be left out (keeps the current value) but not null")
+        return value
 
 
 def error_responses(*statuses: int) -> dict[int | str, Any]:
@@ -35,15 +51,22 @@ def error_responses(*statuses: int) -> dict[int | str, Any]:
 HTTP_URL_SCHEMA: JsonDict = {"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
 
 
-def _without_default(schema: JsonDict) -> None:
-    schema.pop("default", None)
+def _absent() -> None:
+    return None
 
 
 def may_be_absent(**constraints: Any) -> Any:
-    """A body field that may be left out (then ``None``: "keep the current value") but that,
-    when sent, must have its type: ``null`` is a 400 naming the field, and the OpenAPI document
-    shows the field as not nullable."""
-    return Field(default=None, json_schema_extra=_without_default, **constraints)
+    """A field of a :class:`StrictBody` that may be left out (then ``None``: "keep the current
+    value") but that, when sent, must have its type: ``null`` is a 400 naming the field.
+
+    Annotate it with the non-optional type (``name: Name = may_be_absent()``), so the OpenAPI
+    document shows it as not nullable; pass only ``body.model_fields_set`` on to the service.
+    ``constraints`` are :func:`pydantic.Field` arguments; types that carry their own
+    constraints or ``json_schema_extra`` combine with it.
+    """
+    info = Field(default_factory=_absent, **constraints)
+    info.metadata.append(_ABSENT_NOT_NULL)
+    return info
 
 
 class QueryModel(BaseModel):

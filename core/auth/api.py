@@ -27,6 +27,7 @@ from core.auth.sessions import (
     end_session,
     find_session,
     save_login,
+    set_session_cookie,
     take_login,
 )
 from core.errors import ValidationFailed
@@ -155,15 +156,7 @@ def auth_callback() -> Response:
     response = redirect(pending.redirect_to)
     response.headers["Cache-Control"] = "no-store"
     response.delete_cookie(LOGIN_COOKIE, path=url_for("auth.auth_callback"))
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=settings.session_lifetime,
-        path="/",
-        httponly=True,
-        secure=request.is_secure,
-        samesite="Lax",
-    )
+    set_session_cookie(response, secret, settings, secure=request.is_secure)
     return response
 
 

@@ -17,7 +17,7 @@ from flask import Flask, Response, current_app, g, request
 from core.auth import LOCAL_USER, Principal
 from core.auth.proxies import TrustedProxies
 from core.auth.roles import route_role
-from core.auth.sessions import SESSION_COOKIE, authenticate_session
+from core.auth.sessions import SESSION_COOKIE, authenticate_session, set_session_cookie
 from core.auth.tokens import authenticate_token
 from core.errors import ApiError, error_response
 from core.state import get_state
@@ -51,6 +51,13 @@ def init_app(app: Flask) -> None:
     if settings.trusted_proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     app.before_request(_guard)
+
+    @app.after_request
+    def _renew_cookie(response: Response) -> Response:
+        secret = g.get("partsbin_renewed_session")
+        if secret:
+            set_session_cookie(response, secret, get_state().settings, secure=request.is_secure)
+        return response
 
     @app.errorhandler(Unauthorized)
     def _unauthorized(exc: Unauthorized) -> Response:
@@ -116,11 +123,14 @@ def _authenticate() -> Principal | None:
         return principal
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
-        principal = authenticate_session(current_app, state.settings, secret)
-        if principal is None:
+        found = authenticate_session(current_app, state.settings, secret)
+        if found is None:
             raise Unauthorized(
                 "the session is unknown or has expired: sign in again", code="SESSION_INVALID"
             )
+        principal, extended = found
+        if extended:
+            g.partsbin_renewed_session = secret
         return principal
     return None
 

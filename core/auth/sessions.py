@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from werkzeug.wrappers import Response
 
 from core.auth import Principal
 from core.auth import oidc as _oidc
@@ -113,27 +114,49 @@ def end_session(row: AuthSession) -> None:
     AuthSession.delete().where(AuthSession.id == row.id).execute()
 
 
-def authenticate_session(app: Flask, settings: Settings, secret: str) -> Principal | None:
-    """The principal of a session cookie, refreshing the provider's tokens when they expired.
+def authenticate_session(
+    app: Flask, settings: Settings, secret: str
+) -> tuple[Principal, bool] | None:
+    """The principal of a session cookie, and whether the session was just extended (so the
+    cookie should be sent again with a new lifetime); ``None`` for no valid session.
 
-    A refresh the provider refuses ends the session (``None``); a provider that cannot be
-    reached leaves the session as it is until its own expiry. A refresh that succeeds extends the
-    session by ``PARTSBIN_SESSION_LIFETIME`` and takes the roles the provider grants now.
+    When the provider's tokens have expired they are refreshed first. A refresh the provider
+    refuses ends the session (``None``); a provider that cannot be reached leaves the session as
+    it is until its own expiry. A refresh that succeeds extends the session by
+    ``PARTSBIN_SESSION_LIFETIME`` and takes the roles the provider grants now.
     """
     row = find_session(secret)
     if row is None:
         return None
     now = utcnow()
+    extended = False
     if row.refresh_token and row.token_expires_at is not None and row.token_expires_at <= now:
+        before = row.expires_at
         row = _refresh(app, settings, row, now)
         if row is None:
             return None
-    return Principal(
+        extended = row.expires_at != before
+    principal = Principal(
         subject=row.subject,
         name=row.name,
         email=row.email,
         roles=tuple(row.roles.split()),
         via="session",
+    )
+    return principal, extended
+
+
+def set_session_cookie(response: Response, secret: str, settings: Settings, secure: bool) -> None:
+    """Send the session cookie: HttpOnly, SameSite=Lax, for the whole site, ``Secure`` over
+    HTTPS, living as long as a session does."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=settings.session_lifetime,
+        path="/",
+        httponly=True,
+        secure=secure,
+        samesite="Lax",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.plugin_api import error_responses
+from core.plugin_api import READER, error_responses, requires_role
 from plugins.kits import hook_calls, service, views
 from plugins.kits.schemas import (
     KitContentCreateIn,
@@ -18,7 +18,6 @@ from plugins.kits.schemas import (
     KitListQuery,
     KitMembershipQueryIn,
     KitPath,
-    KitPickQueryOut,
     KitShoppingQueryOut,
     KitUpdateIn,
 )
@@ -46,21 +45,13 @@ def list_kits(query: KitListQuery) -> Response:
     "/kits/shopping-list-memberships/query",
     responses={200: KitShoppingQueryOut, **error_responses(400)},
 )
+@requires_role(READER)  # a query sent as POST: readers may use it
 def query_shopping_list_memberships(body: KitMembershipQueryIn) -> Response:
     """The shopping-list links of many kits at once, in the order asked (one hook call)."""
     found = hook_calls.shopping_list_links(body.kit_ids, include_done=body.include_done)
     return jsonify(
         {"memberships": [{"kit_id": i, "memberships": found[i]} for i in body.kit_ids]}
     )
-
-
-@blueprint.post(
-    "/kits/pick-list-memberships/query", responses={200: KitPickQueryOut, **error_responses(400)}
-)
-def query_pick_list_memberships(body: KitMembershipQueryIn) -> Response:
-    """The pick lists of many kits at once, in the order asked (one hook call)."""
-    found = hook_calls.pick_lists(body.kit_ids, include_done=body.include_done)
-    return jsonify({"memberships": [{"kit_id": i, "pick_lists": found[i]} for i in body.kit_ids]})
 
 
 @blueprint.post("/kits", responses={201: KitDetailOut, **error_responses(400, 409)})

@@ -52,17 +52,8 @@ class KitShoppingMembershipsOut(BaseModel):
     memberships: list[dict[str, Any]]
 
 
-class KitPickMembershipsOut(BaseModel):
-    kit_id: int
-    pick_lists: list[dict[str, Any]]
-
-
 class KitShoppingQueryOut(BaseModel):
     memberships: list[KitShoppingMembershipsOut]
-
-
-class KitPickQueryOut(BaseModel):
-    memberships: list[KitPickMembershipsOut]
 
 
 class KitCreateIn(StrictTextBody):

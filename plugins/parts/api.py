@@ -9,11 +9,13 @@ from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from core.plugin_api import (
+    READER,
     attachment_json,
     error_responses,
     preview_url,
     proxied_content,
     proxied_preview_image,
+    requires_role,
 )
 from plugins.parts import hook_calls, service, views
 from plugins.parts.schemas import (
@@ -137,6 +139,7 @@ def part_shopping_list_memberships(path: PartPath) -> Response:
     "/parts/shopping-list-memberships/query",
     responses={200: MembershipQueryOut, **error_responses(400, 404)},
 )
+@requires_role(READER)  # a query sent as POST: readers may use it
 def query_shopping_list_memberships(body: MembershipQueryIn) -> Response:
     """Shopping-list lines of many parts at once, in the order asked (one hook call); an
     unknown key is a 404 naming it."""

@@ -57,6 +57,12 @@ def locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return result
 
 
+def seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """``{part_id: [seller link, ...]}`` for every given part (``part_seller_links``; ``[]``
+    without a sellers plugin)."""
+    return _merged_lists("part_seller_links", part_ids)
+
+
 def shopping_lists(
     part_ids: list[int], include_done: bool = False
 ) -> dict[int, list[dict[str, Any]]]:

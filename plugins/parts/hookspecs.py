@@ -43,11 +43,10 @@ def part_stock_levels(part_ids: list[int]) -> dict[int, int] | None:
 
 @hookspec
 def part_locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
-    """Return, for each given part id, where it is stored (``include=locations`` on part lists,
-    ``GET /api/parts/{key}/locations``).
+    """Return, for each given part id, where its stock is: ``[{key, box_no, loc_no, qty}, ...]``
+    by box and location (``include=locations``, ``GET /api/parts/{key}/locations``).
 
-    Each location is a dict ``{box_no, loc_no, qty}``. Parts stored nowhere may be absent.
-    Return ``None`` when the plugin keeps no locations (then every part has ``[]``).
+    Parts without stock may be absent. Return ``None`` when the plugin keeps no stock.
     """
 
 
@@ -63,4 +62,12 @@ def part_shopping_lists(
     line_id, line_status, needed, ordered, received, note, seller}`` (``seller`` ``None`` or
     ``{id, name, website, logo_url}``). Parts on no list may be absent. Return ``None`` when the
     plugin keeps no shopping lists.
+    """
+
+
+@hookspec
+def part_seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, its product pages at sellers: ``[{id, seller_id,
+    seller_name, seller_website, link, logo_url, created_at}, ...]`` (``seller_links`` of
+    parts). Parts without links may be absent; ``None`` when the plugin knows no sellers.
     """

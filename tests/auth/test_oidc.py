@@ -182,6 +182,9 @@ def test_an_expired_provider_token_is_refreshed_with_current_roles(oidc_app: Fla
     response = client.get("/api/auth/self")
     assert response.status_code == 200
     assert response.get_json()["roles"] == ["reader", "editor"]
+    renewed = _set_cookie(response, SESSION_COOKIE)[SESSION_COOKIE]  # the browser keeps it longer
+    assert renewed.value == client.get_cookie(SESSION_COOKIE).value
+    assert renewed["max-age"] == "86400"
     with oidc_app.app_context():
         after = AuthSession.get()
     assert after.token_expires_at > dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -263,5 +266,19 @@ def test_secure_cookies_behind_a_trusted_https_proxy(
             environ_base={"REMOTE_ADDR": "192.0.2.7"},
         )
         assert not _set_cookie(untrusted, "partsbin_login")["partsbin_login"]["secure"]
+    finally:
+        close_app(app)
+
+
+def test_a_public_client_signs_in_with_pkce_alone(
+    oidc_config: dict[str, Any], oidc_provider: Any
+) -> None:
+    config = {**oidc_config, "oidc_client_id": oidc_provider.public_client_id}
+    config.pop("oidc_client_secret")
+    app = build_app(config)
+    try:
+        client = app.test_client()
+        assert sign_in(client, "reader").status_code == 302
+        assert client.get("/api/auth/self").get_json()["subject"] == "reader"
     finally:
         close_app(app)

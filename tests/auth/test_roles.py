@@ -22,6 +22,9 @@ from tests.auth.conftest import bearer, build_app, close_app, sign_in
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 #: Routes anyone may call: health probes, the API document and its viewer, signing in.
 OPEN_PREFIXES = ("/health/", "/api/docs", "/api/auth/", "/static/")
+#: Write-method routes that only read, so readers may call them (as in EI's contract). A write
+#: route that needs less than editor and is not listed here fails the walks.
+READ_ONLY_POSTS = ("/api/probe/search", "/api/kits/pick-list-memberships/query")
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
@@ -87,7 +90,7 @@ def test_every_read_route_needs_a_sign_in(oidc_client: FlaskClient, oidc_app: Fl
 def test_a_reader_gets_403_on_every_write_route(oidc_client: FlaskClient, oidc_app: Flask) -> None:
     sign_in(oidc_client, "reader")
     for method, url in routes(oidc_app, WRITE_METHODS):
-        if url.startswith(OPEN_PREFIXES) or url == "/api/probe/search":
+        if url.startswith(OPEN_PREFIXES) or url in READ_ONLY_POSTS:
             continue
         response = oidc_client.open(url, method=method, json={})
         assert response.status_code == 403, f"a reader may {method} {url}"
@@ -98,10 +101,24 @@ def test_a_reader_token_gets_403_on_every_write_route(
     oidc_client: FlaskClient, oidc_app: Flask, tokens: dict[str, str]
 ) -> None:
     for method, url in routes(oidc_app, WRITE_METHODS):
-        if url.startswith(OPEN_PREFIXES) or url == "/api/probe/search":
+        if url.startswith(OPEN_PREFIXES) or url in READ_ONLY_POSTS:
             continue
         response = oidc_client.open(url, method=method, json={}, headers=bearer(tokens["reader"]))
         assert response.status_code == 403, f"a reader token may {method} {url}"
+
+
+def test_readers_reach_the_read_only_posts_and_nothing_else_that_writes(
+    oidc_app: Flask, tokens: dict[str, str]
+) -> None:
+    client = oidc_app.test_client()
+    reachable = set()
+    for method, url in routes(oidc_app, WRITE_METHODS):
+        if url.startswith(OPEN_PREFIXES):
+            continue
+        response = client.open(url, method=method, json={}, headers=bearer(tokens["reader"]))
+        if response.status_code not in (401, 403):
+            reachable.add(url)
+    assert reachable == set(READ_ONLY_POSTS) & {u for _m, u in routes(oidc_app, WRITE_METHODS)}
 
 
 def test_an_editor_reaches_every_write_route(
@@ -173,7 +190,7 @@ def test_every_operation_states_its_role(oidc_client: FlaskClient, oidc_app: Fla
                 assert "x-required-role" not in operation, f"{method} {path}"
                 continue
             expected = "editor" if method.upper() in WRITE_METHODS else "reader"
-            if path == "/api/probe/search":
+            if path in READ_ONLY_POSTS:
                 expected = "reader"
             assert operation.get("x-required-role") == expected, f"{method} {path}"
             seen += 1

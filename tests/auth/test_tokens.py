@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +18,8 @@ from flask.testing import FlaskClient
 from core.auth.models import ApiToken
 from core.state import get_state
 from tests.auth.conftest import bearer
+
+PARTSBIN = str(Path(sys.executable).with_name("partsbin"))
 
 
 def cli(app: Flask, *args: str) -> Any:
@@ -116,3 +123,24 @@ def test_names_are_unique_and_checked(oidc_app: Flask) -> None:
 def test_revoking_an_unknown_token_fails(oidc_app: Flask) -> None:
     result = cli(oidc_app, "tokens", "revoke", "nope")
     assert result.exit_code != 0 and "no token named 'nope'" in result.output
+
+
+def test_the_partsbin_command_has_tokens(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PARTSBIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PARTSBIN_STORAGE_URL": f"file://{tmp_path / 'blobs'}",
+    }
+
+    def partsbin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PARTSBIN, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    assert partsbin("migrate").returncode == 0
+    created = partsbin("tokens", "create", "--name", "nightly", "--role", "reader")
+    assert created.returncode == 0, created.stderr
+    assert re.fullmatch(r"pbt_[A-Za-z0-9_\-]{43}\n", created.stdout)  # the token, alone
+    assert "shown only once" in created.stderr
+    listed = partsbin("tokens", "list")
+    assert "nightly" in listed.stdout and created.stdout.strip() not in listed.stdout

@@ -486,3 +486,31 @@ def test_openapi_document_describes_the_project_routes(client: FlaskClient) -> N
     validate(document)
     assert set(document["paths"]["/api/projects"]) == {"get", "post"}
     assert set(document["paths"]["/api/projects/{project_id}"]) == {"get", "patch", "delete"}
+
+
+# --- the plugin's own test suite, run as its author would --------------------------------------
+
+
+def test_the_plugins_own_tests_pass_with_the_core_fixtures(postgres_server: Any) -> None:
+    """``pytest examples/partsbin-projects/tests`` in a new interpreter: the fixtures come from
+    the ``core.testing`` pytest plugin (entry point ``pytest11``), on SQLite and PostgreSQL."""
+    env = {**os.environ, "PARTSBIN_TEST_POSTGRES_URL": postgres_server._admin_url()}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            str(EXAMPLE / "tests"),
+        ],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("8 passed"), result.stdout

@@ -5,7 +5,8 @@ from __future__ import annotations
 from core.migrate import migrations_for
 from core.state import get_state
 
-PLUGIN_TABLES = {"types", "parts", "kits", "kit_contents"}
+PLUGIN_TABLES = {"types", "parts", "kits", "kit_contents", "boxes", "part_locations"}
+PLUGIN_MIGRATIONS = {"parts:001_initial", "kits:001_initial", "inventory:001_initial"}
 
 
 def test_plugins_keep_their_own_history_and_kits_run_after_parts(app) -> None:
@@ -24,8 +25,21 @@ def test_rollback_drops_the_plugin_tables_and_upgrade_reseeds(app, client) -> No
     types_before = client.get("/api/types").json
     with app.app_context():
         migrations = migrations_for(state)
-        rolled = migrations.rollback(2)
-        assert rolled == ["kits:001_initial", "parts:001_initial"]
+        plugin_migrations = {
+            f"{row.source}:{row.name}" for row in migrations.applied() if row.source != "core"
+        }
+        assert PLUGIN_MIGRATIONS <= plugin_migrations
+        rolled = migrations.rollback(len(plugin_migrations))
+        assert set(rolled) == plugin_migrations
+        parts_at = rolled.index("parts:001_initial")
+        assert all(
+            rolled.index(name) < parts_at for name in PLUGIN_MIGRATIONS - {"parts:001_initial"}
+        )
         assert not PLUGIN_TABLES & set(state.database.get_tables())
-        assert migrations.upgrade() == ["parts:001_initial", "kits:001_initial"]
+        applied = migrations.upgrade()
+        assert set(applied) == plugin_migrations
+        parts_at = applied.index("parts:001_initial")
+        assert all(
+            applied.index(name) > parts_at for name in PLUGIN_MIGRATIONS - {"parts:001_initial"}
+        )
     assert [t["name"] for t in client.get("/api/types").json] == [t["name"] for t in types_before]

@@ -1,10 +1,11 @@
 // A throwaway OpenID Connect provider for Partsbin's tests (the npm package oidc-provider).
 //
 // Environment: OIDC_PORT (127.0.0.1 port), OIDC_REDIRECT_URIS and OIDC_LOGOUT_URIS (comma-
-// separated, registered for the one client), OIDC_CLIENT_ID, OIDC_CLIENT_SECRET.
+// separated, registered for both clients), OIDC_CLIENT_ID, OIDC_CLIENT_SECRET (a confidential
+// client; "<OIDC_CLIENT_ID>-public" is a public one without a secret).
 // Users (log in with any password through the built-in development login form):
 //   editor -> roles ["editor"], reader -> roles ["reader"], norole -> no roles.
-// Consent is granted automatically for the one client (a first-party app).
+// Consent is granted automatically (first-party apps).
 import Provider from "oidc-provider";
 
 const port = Number(process.env.OIDC_PORT);
@@ -22,6 +23,15 @@ const configuration = {
     {
       client_id: process.env.OIDC_CLIENT_ID,
       client_secret: process.env.OIDC_CLIENT_SECRET,
+      redirect_uris: list("OIDC_REDIRECT_URIS"),
+      post_logout_redirect_uris: list("OIDC_LOGOUT_URIS"),
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+    },
+    {
+      // A public client: no secret, PKCE is all that ties the code to the app.
+      client_id: `${process.env.OIDC_CLIENT_ID}-public`,
+      token_endpoint_auth_method: "none",
       redirect_uris: list("OIDC_REDIRECT_URIS"),
       post_logout_redirect_uris: list("OIDC_LOGOUT_URIS"),
       grant_types: ["authorization_code", "refresh_token"],

@@ -85,6 +85,7 @@ class OidcProvider:
     """A running provider; :meth:`start` / :meth:`stop` (or ``with``)."""
 
     client_id = "partsbin-test"
+    public_client_id = "partsbin-test-public"
 
     def __init__(self, redirect_uris: Sequence[str], logout_uris: Sequence[str]) -> None:
         self.redirect_uris = list(redirect_uris)

@@ -49,7 +49,7 @@ def elapsed_since(started: float) -> float:
         ),
     ],
 )
-def test_refused_credentials_make_the_driver_unavailable_quickly(
+def test_refused_credentials_are_a_configuration_error_found_quickly(
     remote_kind: str,
     s3_server: SeaweedServer,
     s3_bucket: str,
@@ -59,7 +59,7 @@ def test_refused_credentials_make_the_driver_unavailable_quickly(
     url = remote_url(remote_kind, s3_server, s3_bucket, **credentials)
     started = time.monotonic()
 
-    with pytest.raises(StorageUnavailable, match=problem) as caught:
+    with pytest.raises(StorageMisconfigured, match=problem) as caught:
         open_storage(url, BUILTIN_DRIVERS)
 
     assert elapsed_since(started) < FAIL_FAST_SECONDS

@@ -1,6 +1,10 @@
 """Kits tables: ``kits`` and ``kit_contents`` (which references the parts plugin's ``parts``)."""
 
-import peewee as pw
+from core.plugin_api import is_sqlite
+
+# Raw SQL, not migrator.create_model: peewee's DDL would not be this schema (SQLite keys without
+# AUTOINCREMENT; CHECK constraints that differ per database: length/char_length;
+# indexes on expressions such as lower(name)). Databases already hold this DDL, so it stays.
 
 SQLITE = [
     """CREATE TABLE kits (
@@ -61,8 +65,7 @@ COMMON = [
 
 
 def migrate(migrator, database, fake=False, **kwargs):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    statements = SQLITE if isinstance(db, pw.SqliteDatabase) else POSTGRES
+    statements = SQLITE if is_sqlite(database) else POSTGRES
     for sql in statements + COMMON:
         migrator.sql(sql)
 

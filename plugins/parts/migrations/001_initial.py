@@ -2,7 +2,11 @@
 
 import datetime as dt
 
-import peewee as pw
+from core.plugin_api import is_sqlite
+
+# Raw SQL, not migrator.create_model: peewee's DDL would not be this schema (SQLite keys without
+# AUTOINCREMENT; CHECK constraints that differ per database: length/char_length, GLOB/~;
+# indexes on expressions such as lower(name)). Databases already hold this DDL, so it stays.
 
 SEED_TYPES = (
     "Resistor", "Capacitor", "Inductor", "Diode", "LED", "Transistor", "MOSFET", "IC",
@@ -77,17 +81,13 @@ COMMON = [
 ]
 
 
-def _real(database):
-    return database.obj if isinstance(database, pw.DatabaseProxy) else database
-
-
 def migrate(migrator, database, fake=False, **kwargs):
-    db = _real(database)
-    statements = SQLITE if isinstance(db, pw.SqliteDatabase) else POSTGRES
+    statements = SQLITE if is_sqlite(database) else POSTGRES
     for sql in statements + COMMON:
         migrator.sql(sql)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    insert = f"INSERT INTO types (name, created_at, updated_at) VALUES ({db.param}, {db.param}, {db.param})"
+    p = database.param  # a DatabaseProxy passes attributes through to its database
+    insert = f"INSERT INTO types (name, created_at, updated_at) VALUES ({p}, {p}, {p})"
     for name in SEED_TYPES:
         migrator.sql(insert, name, now, now)
 

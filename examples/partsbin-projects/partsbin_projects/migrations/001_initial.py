@@ -1,6 +1,10 @@
 """Projects, version 1 of the plugin: the ``projects`` table, without attachments yet."""
 
-import peewee as pw
+from core.plugin_api import is_sqlite
+
+# Raw SQL, not migrator.create_model: peewee's DDL would not be this schema (SQLite keys without
+# AUTOINCREMENT; CHECK constraints that differ per database: length/char_length).
+# Databases already hold this DDL, so it stays.
 
 SQLITE = [
     """CREATE TABLE projects (
@@ -29,13 +33,8 @@ COMMON = [
 ]
 
 
-def _is_sqlite(database):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    return isinstance(db, pw.SqliteDatabase)
-
-
 def migrate(migrator, database, fake=False, **kwargs):
-    for sql in (SQLITE if _is_sqlite(database) else POSTGRES) + COMMON:
+    for sql in (SQLITE if is_sqlite(database) else POSTGRES) + COMMON:
         migrator.sql(sql)
 
 

@@ -12,7 +12,10 @@ Rolling back deletes the projects' sets with their attachment rows (blobs stay u
 ``partsbin gc``) before dropping the column, so no set is left without an owner.
 """
 
-import peewee as pw
+from core.plugin_api import is_sqlite
+
+# Raw SQL: peewee-migrate's add_columns cannot add a named foreign key and unique constraint on
+# PostgreSQL, and its SQLite column drop would not rebuild the table as 001 created it (CHECKs).
 
 SQLITE = [
     # SQLite's ADD COLUMN accepts REFERENCES (the default is NULL) but not UNIQUE: use an index.
@@ -68,17 +71,12 @@ DELETE_SETS = [
 ]
 
 
-def _is_sqlite(database):
-    db = database.obj if isinstance(database, pw.DatabaseProxy) else database
-    return isinstance(db, pw.SqliteDatabase)
-
-
 def migrate(migrator, database, fake=False, **kwargs):
-    for sql in SQLITE if _is_sqlite(database) else POSTGRES:
+    for sql in SQLITE if is_sqlite(database) else POSTGRES:
         migrator.sql(sql)
 
 
 def rollback(migrator, database, fake=False, **kwargs):
-    drop_column = DROP_COLUMN_SQLITE if _is_sqlite(database) else DROP_COLUMN_POSTGRES
+    drop_column = DROP_COLUMN_SQLITE if is_sqlite(database) else DROP_COLUMN_POSTGRES
     for sql in FORGET_SETS + drop_column + DELETE_SETS:
         migrator.sql(sql)
