@@ -97,9 +97,10 @@ def usage_json(usage: dict[str, Any]) -> dict[str, Any]:
 def part_list(parts: Sequence[Part], include: Collection[str] = ()) -> list[dict[str, Any]]:
     """List items: one cover query and two hook calls for all parts (``total_quantity``,
     ``seller_links``), plus one hook call per ``include`` token: ``kits`` adds
-    ``kits: [usage...]``, ``locations`` adds ``locations: [{box_no, loc_no, qty}]``, ``shopping_lists`` adds ``shopping_lists:
-    [membership...]`` (each ``[]`` when no plugin provides that data), ``stock`` adds
-    ``in_stock`` (the same number as ``total_quantity``)."""
+    ``kits: [usage...]``, ``locations`` adds ``locations: [{box_no, loc_no, qty}]``,
+    ``shopping_lists`` adds ``shopping_lists: [membership...]`` (each ``[]`` when no plugin
+    provides that data), ``stock`` adds ``in_stock`` (the same number as
+    ``total_quantity``)."""
     ids = [part.id for part in parts]
     covers = cover_urls(part.attachment_set_id for part in parts)
     stock = hook_calls.stock_levels(ids)
