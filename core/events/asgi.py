@@ -55,7 +55,7 @@ class PartsbinAsgi:
 
     def __init__(self, app: Flask, threads: int) -> None:
         self.flask_app = app
-        self.wsgi = WSGIMiddleware(app, workers=threads)  # type: ignore[arg-type]
+        self.wsgi = WSGIMiddleware(_terminated_input(app), workers=threads)
         self.hub = get_hub(app)
         self.hub.start()
         self.heartbeat = get_state(app).settings.sse_heartbeat
@@ -139,6 +139,17 @@ class PartsbinAsgi:
             self.hub.unsubscribe(subscription)
             disconnected.cancel()
             await _finish(send)
+
+
+def _terminated_input(app: Flask) -> Callable[..., Any]:
+    """The WSGI app, told that ``wsgi.input`` ends where the request body ends (uvicorn has
+    de-chunked it), so chunked uploads are read like ones with a ``Content-Length``."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ["wsgi.input_terminated"] = True
+        return app(environ, start_response)
+
+    return wsgi
 
 
 async def _write(send: Send, chunk: bytes) -> bool:

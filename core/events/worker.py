@@ -36,6 +36,8 @@ class PartsbinWorker(UvicornWorker):
         "lifespan": "off",
         "timeout_graceful_shutdown": 5,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        # X-Forwarded-* are judged by the app (PARTSBIN_TRUSTED_PROXIES), never by the server.
+        "proxy_headers": False,
     }
 
     async def _serve(self) -> None:
