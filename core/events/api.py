@@ -26,7 +26,7 @@ from pydantic import Field
 from core.api.schemas import QueryModel, error_responses
 from core.events import VERSION_EVENT
 from core.events.hub import EventHub
-from core.events.store import Event
+from core.events.store import Event, missed_events
 from core.state import get_state
 
 STREAM_PATH = "/api/sse/stream"
@@ -110,32 +110,51 @@ def format_event(event: Event) -> bytes:
     return format_message(event.type, event.payload, event.id)
 
 
+def _missed(request_id: str) -> list[Event]:
+    """What a reconnecting client (``Last-Event-ID``) missed for ``request_id``."""
+    last = request.headers.get("Last-Event-ID", "").strip()
+    if not last.isdigit() or len(last) > 18:
+        return []
+    return missed_events(int(last), request_id)
+
+
 @blueprint.get("/stream", responses={200: None, **error_responses(400)})
 def stream(query: StreamQuery) -> Response:
-    """Open the event stream (``text/event-stream``): a ``version`` event, then every event
-    published to everyone or to ``request_id``, and heartbeat comments."""
+    """Open the event stream (``text/event-stream``): a ``version`` event, then (after a
+    reconnect with ``Last-Event-ID``) the events missed meanwhile, then every event published to
+    everyone or to ``request_id``, and heartbeat comments."""
     version = ui_version()
     scope = request.environ.get("asgi.scope")
     if isinstance(scope, dict) and scope.get(PREFLIGHT_SCOPE_KEY):
-        return jsonify({"stream": True, "version": version, "request_id": query.request_id})
+        missed = [
+            {"id": e.id, "type": e.type, "payload": e.payload} for e in _missed(query.request_id)
+        ]
+        return jsonify(
+            {"stream": True, "version": version, "request_id": query.request_id, "replay": missed}
+        )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    body = _blocking_stream(app, query.request_id, version)
+    body = _blocking_stream(app, query.request_id, version, _missed(query.request_id))
     response = Response(body, mimetype="text/event-stream")
     response.headers.update(STREAM_HEADERS)
     return response
 
 
-def _blocking_stream(app: Flask, request_id: str, version: str) -> Iterator[bytes]:
+def _blocking_stream(
+    app: Flask, request_id: str, version: str, missed: list[Event]
+) -> Iterator[bytes]:
     hub = get_hub(app)
     heartbeat = get_state(app).settings.sse_heartbeat
     woken = threading.Event()
     subscription = hub.subscribe(request_id, woken.set)
+    seen = max((e.id for e in missed), default=0)
     try:
         yield format_message(VERSION_EVENT, {"version": version})
+        if missed:
+            yield b"".join(format_event(e) for e in missed)
         while not subscription.closed:
             woken.wait(heartbeat)
             woken.clear()
-            events = subscription.take()
+            events = [e for e in subscription.take() if e.id > seen]
             if subscription.overflowed or subscription.closed:
                 return
             yield b"".join(format_event(e) for e in events) if events else HEARTBEAT

@@ -23,6 +23,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from a2wsgi import WSGIMiddleware
 from flask import Flask
@@ -37,6 +38,8 @@ from core.events.api import (
     format_message,
     get_hub,
 )
+from core.events.hub import Subscription
+from core.events.store import REQUEST_ID, Event
 from core.state import get_state
 
 log = logging.getLogger("partsbin.events")
@@ -74,15 +77,30 @@ class PartsbinAsgi:
         self.hub.close_all()
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await self._preflight(scope)
-        start, body = answer[0], b"".join(m.get("body", b"") for m in answer[1:])
-        allowed = start["status"] == 200 and _is_json(start)
-        grant = json.loads(body) if allowed else None
-        if not (isinstance(grant, dict) and grant.get("stream") is True):
-            for message in answer:  # Flask's refusal, as it is
-                await send(message)
-            return
-        await self._serve_stream(scope, receive, send, start, grant)
+        # Subscribe before the preflight reads what a reconnecting client missed, so nothing
+        # published in between is lost (duplicates are dropped by event id).
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        request_id = _query_request_id(scope)
+        subscription = self.hub.subscribe(request_id, wake) if request_id else None
+        try:
+            answer = await self._preflight(scope)
+            start, body = answer[0], b"".join(m.get("body", b"") for m in answer[1:])
+            allowed = start["status"] == 200 and _is_json(start) and subscription is not None
+            grant = json.loads(body) if allowed else None
+            if not (isinstance(grant, dict) and grant.get("stream") is True):
+                for message in answer:  # Flask's refusal, as it is
+                    await send(message)
+                return
+            assert subscription is not None
+            await self._serve_stream(receive, send, start, grant, subscription, woken)
+        finally:
+            if subscription is not None:
+                self.hub.unsubscribe(subscription)
 
     async def _preflight(self, scope: Scope) -> list[Message]:
         messages: list[Message] = []
@@ -98,15 +116,16 @@ class PartsbinAsgi:
         return messages
 
     async def _serve_stream(
-        self, scope: Scope, receive: Receive, send: Send, start: Message, grant: dict[str, Any]
+        self,
+        receive: Receive,
+        send: Send,
+        start: Message,
+        grant: dict[str, Any],
+        subscription: Subscription,
+        woken: asyncio.Event,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        woken = asyncio.Event()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(woken.set)
-
-        subscription = self.hub.subscribe(str(grant["request_id"]), wake)
+        missed = [Event(m["id"], m["type"], m["payload"], None) for m in grant.get("replay", [])]
+        seen = max((e.id for e in missed), default=0)
         disconnected = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             headers = [(k, v) for k, v in start["headers"] if k.lower() == b"x-request-id"]
@@ -114,7 +133,7 @@ class PartsbinAsgi:
             headers += [(k.lower().encode(), v.encode()) for k, v in STREAM_HEADERS.items()]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             first = format_message(VERSION_EVENT, {"version": grant["version"]})
-            if not await _write(send, first):
+            if not await _write(send, first + b"".join(format_event(e) for e in missed)):
                 return
             while True:
                 waiter = asyncio.ensure_future(woken.wait())
@@ -127,7 +146,7 @@ class PartsbinAsgi:
                 woken.clear()
                 if disconnected.done() or subscription.closed:
                     return
-                events = subscription.take()
+                events = [e for e in subscription.take() if e.id > seen]
                 if subscription.overflowed:
                     log.info("event stream %s dropped: too far behind", subscription.request_id)
                     return
@@ -136,9 +155,16 @@ class PartsbinAsgi:
                     log.info("event stream %s dropped: not reading", subscription.request_id)
                     return
         finally:
-            self.hub.unsubscribe(subscription)
             disconnected.cancel()
             await _finish(send)
+
+
+def _query_request_id(scope: Scope) -> str | None:
+    """The stream's ``request_id`` when it is well formed (else the preflight refuses it)."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get("request_id", [])
+    if len(values) == 1 and REQUEST_ID.match(values[0]):
+        return values[0]
+    return None
 
 
 def _terminated_input(app: Flask) -> Callable[..., Any]:

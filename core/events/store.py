@@ -115,6 +115,23 @@ _PRUNE_SQLITE = "DELETE FROM events WHERE created_at < ?"
 _PRUNE_POSTGRES = "DELETE FROM events WHERE created_at < %s"
 
 
+def missed_events(last_id: int, request_id: str, limit: int = 256) -> list[Event]:
+    """The events after ``last_id`` meant for everyone or for ``request_id``, oldest first (at
+    most ``limit``, the newest ones when more are missed): what a reconnecting client missed,
+    as far back as :data:`RETENTION`. Uses the current app's database."""
+    query = (
+        EventRow.select()
+        .where(
+            (EventRow.id > last_id)
+            & (EventRow.request_id.is_null() | (EventRow.request_id == request_id))
+        )
+        .order_by(EventRow.id.desc())
+        .limit(limit)
+    )
+    rows = list(query)[::-1]
+    return [Event(int(r.id), r.event_type, json.loads(r.payload), r.request_id) for r in rows]
+
+
 def latest_id(db: peewee.Database) -> int:
     """The largest event id in ``db`` (0 when there is none)."""
     row = db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()

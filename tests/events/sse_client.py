@@ -10,17 +10,27 @@ from typing import Any
 class SseClient:
     """``GET path`` on ``127.0.0.1:port`` and read events; :meth:`next_event` parses one."""
 
-    def __init__(self, port: int, path: str, *, timeout: float = 30.0, rcvbuf: int = 0) -> None:
+    def __init__(
+        self,
+        port: int,
+        path: str,
+        *,
+        timeout: float = 30.0,
+        rcvbuf: int = 0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self.sock.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
-            .encode()
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+            f"{extra}\r\n".encode()
         )
         self.buffer = b""
+        self.pending = b""  # body bytes not yet split into messages
         self.status, self.headers = self._read_head()
 
     def _read_head(self) -> tuple[int, dict[str, str]]:
@@ -56,15 +66,14 @@ class SseClient:
 
     def messages(self):  # type: ignore[no-untyped-def]
         """Yield each message block (text between blank lines), comments included."""
-        pending = b""
         while True:
+            while b"\n\n" in self.pending:
+                block, self.pending = self.pending.split(b"\n\n", 1)
+                yield block.decode()
             data = self._read_chunk()
             if not data:
                 return
-            pending += data
-            while b"\n\n" in pending:
-                block, pending = pending.split(b"\n\n", 1)
-                yield block.decode()
+            self.pending += data
 
     def next_event(self) -> dict[str, Any]:
         """The next ``data`` message (heartbeat comments skipped) as ``{id, type, payload}``."""

@@ -94,6 +94,24 @@ def test_a_published_event_reaches_the_stream_of_its_request_id(app, client) -> 
         response.close()
 
 
+def test_a_reconnecting_client_gets_what_it_missed_after_its_last_event_id(app, client) -> None:
+    with app.app_context():
+        seen = publish_event(TASK_EVENT, {"task_id": "seen"}, request_id="me")
+        publish_event(TASK_EVENT, {"task_id": "not mine"}, request_id="someone")
+        publish_event(TASK_EVENT, {"task_id": "missed 1"}, request_id="me")
+        publish_event(TASK_EVENT, {"task_id": "missed 2"})  # to everyone
+    response = client.get(
+        "/api/sse/stream?request_id=me", headers={"Last-Event-ID": str(seen)}, buffered=False
+    )
+    try:
+        blocks = _messages(response)
+        assert _data(next(blocks))["type"] == "version"
+        replayed = [_data(next(blocks))["payload"]["task_id"] for _ in range(2)]
+        assert replayed == ["missed 1", "missed 2"]
+    finally:
+        response.close()
+
+
 def test_a_stream_needs_a_well_formed_request_id(client) -> None:
     for query in ("", "?request_id=", "?request_id=a%20b", "?request_id=" + "x" * 129):
         response = client.get(f"/api/sse/stream{query}")
@@ -180,6 +198,29 @@ def test_events_reach_the_streams_of_every_instance_for_their_request_id_only(
         finally:
             mine.close()
             other.close()
+
+
+def test_a_reconnect_through_partsbin_serve_replays_the_missed_events(tmp_path) -> None:
+    settings = _live_settings(f"sqlite:///{tmp_path}/db.sqlite", f"file://{tmp_path}/blobs")
+    with LiveServer(settings, workers=1, threads=2) as server:
+        first = SseClient(server.port, "/api/sse/stream?request_id=back")
+        assert first.next_event()["type"] == "version"
+        _task_event(server, "back", "before")
+        last_seen = first.next_event()["id"]
+        first.close()
+        _task_event(server, "back", "while-away-1")
+        _task_event(server, "back", "while-away-2")
+        again = SseClient(
+            server.port, "/api/sse/stream?request_id=back", headers={"Last-Event-ID": last_seen}
+        )
+        try:
+            assert again.next_event()["type"] == "version"
+            assert again.next_event()["payload"]["task_id"] == "while-away-1"
+            assert again.next_event()["payload"]["task_id"] == "while-away-2"
+            _task_event(server, "back", "live")
+            assert again.next_event()["payload"]["task_id"] == "live"  # each event once
+        finally:
+            again.close()
 
 
 def test_a_refused_stream_gets_flasks_json_error(tmp_path) -> None:
