@@ -83,3 +83,46 @@ def test_serve_refuses_testing_mode_on_a_public_address(monkeypatch) -> None:
     outcome = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert outcome.exit_code != 0
     assert "PARTSBIN_TESTING=1 is refused on 0.0.0.0" in outcome.output
+
+
+@pytest.fixture
+def oidc_testing_app(db_url: str, storage_url: str):
+    """An OIDC app in testing mode; no provider is needed (discovery happens on first sign-in,
+    which the testing session skips)."""
+    from core.db import close_database
+    from core.events.api import stop_hub
+    from core.migrate import apply_migrations
+    from core.state import get_state
+
+    app = create_app(
+        {
+            "database_url": db_url,
+            "storage_url": storage_url,
+            "log_level": "WARNING",
+            "testing": True,
+            "auth": "oidc",
+            "oidc_issuer": "http://127.0.0.1:9/",
+            "oidc_client_id": "partsbin-tests",
+        }
+    )
+    with app.app_context():
+        apply_migrations(get_state(app))
+    yield app
+    stop_hub(app)
+    close_database(get_state(app).database)
+
+
+def test_a_testing_session_signs_the_browser_in_without_a_provider(oidc_testing_app) -> None:
+    client = oidc_testing_app.test_client()
+    assert client.get("/api/auth/self").status_code == 401
+    created = client.post(
+        "/api/testing/auth/session",
+        json={"subject": "tester", "name": "Tess", "roles": ["reader"]},
+    )
+    assert created.status_code == 201
+    me = client.get("/api/auth/self")
+    assert me.status_code == 200
+    assert (me.json["subject"], me.json["name"], me.json["roles"]) == ("tester", "Tess", ["reader"])
+    assert client.post("/api/types", json={"name": "Not allowed"}).status_code == 403
+    assert client.post("/api/testing/auth/clear").status_code == 204
+    assert client.get("/api/auth/self").status_code == 401
