@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "PARTSBIN_"
@@ -131,7 +131,7 @@ class Settings(BaseSettings):
         "openid-configuration).",
     )
     oidc_client_id: str | None = Field(default=None, description="OIDC: the client id.")
-    oidc_client_secret: str | None = Field(
+    oidc_client_secret: SecretStr | None = Field(
         default=None, description="OIDC: the client secret (unset: a public client, PKCE only)."
     )
     oidc_scopes: str = Field(

@@ -75,7 +75,7 @@ def client_for(app: Flask, settings: Settings) -> OidcClient:
             _NoFramework(),
             name="partsbin",
             client_id=settings.oidc_client_id,
-            client_secret=settings.oidc_client_secret,
+            client_secret=client_secret(settings),
             server_metadata_url=f"{issuer}/.well-known/openid-configuration",
             client_kwargs={
                 "scope": settings.oidc_scopes,
@@ -88,6 +88,12 @@ def client_for(app: Flask, settings: Settings) -> OidcClient:
         )
         app.extensions[_EXTENSION] = client
     return client
+
+
+def client_secret(settings: Settings) -> str | None:
+    """The configured client secret, in clear (it is a ``SecretStr`` everywhere else)."""
+    secret = settings.oidc_client_secret
+    return secret.get_secret_value() if secret is not None else None
 
 
 def metadata(client: OidcClient, settings: Settings) -> Mapping[str, Any]:
@@ -172,7 +178,7 @@ def refresh(client: OidcClient, settings: Settings, refresh_token: str) -> dict[
     document = metadata(client, settings)
     session = OAuth2Session(
         client_id=settings.oidc_client_id,
-        client_secret=settings.oidc_client_secret,
+        client_secret=client_secret(settings),
         token_endpoint_auth_method=(
             "client_secret_basic" if settings.oidc_client_secret else "none"
         ),

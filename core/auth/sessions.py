@@ -32,6 +32,8 @@ SESSION_COOKIE = "partsbin_session"
 LOGIN_COOKIE = "partsbin_login"
 #: How long a sign-in may take at the provider, from /login to /callback.
 LOGIN_TIMEOUT = dt.timedelta(minutes=10)
+#: Sign-ins in progress (``/login`` called, ``/callback`` not yet) allowed at once.
+MAX_PENDING_LOGINS = 10_000
 #: After a refresh failed because the provider could not be reached, wait this long to retry.
 REFRESH_RETRY = dt.timedelta(minutes=1)
 
@@ -49,9 +51,19 @@ class PendingLogin:
 
 
 def save_login(state: str, login: PendingLogin) -> None:
-    """Remember a sign-in in progress under its OAuth ``state`` (and forget stale ones)."""
+    """Remember a sign-in in progress under its OAuth ``state`` (and forget stale ones).
+
+    Anyone may start a sign-in, so at most :data:`MAX_PENDING_LOGINS` can be pending at once
+    (503 beyond that, until the oldest expire): a flood of ``/login`` calls cannot fill the
+    database.
+    """
     now = utcnow()
     LoginState.delete().where(LoginState.expires_at <= now).execute()
+    if LoginState.select().count() >= MAX_PENDING_LOGINS:
+        raise ServiceUnavailable(
+            "too many sign-ins are in progress, try again in a few minutes",
+            code="TOO_MANY_SIGN_INS",
+        )
     LoginState.create(
         state_hash=secret_hash(state),
         nonce=login.nonce,

@@ -282,3 +282,14 @@ def test_a_public_client_signs_in_with_pkce_alone(
         assert client.get("/api/auth/self").get_json()["subject"] == "reader"
     finally:
         close_app(app)
+
+
+def test_pending_sign_ins_are_capped(
+    oidc_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.auth.sessions.MAX_PENDING_LOGINS", 2)
+    for _ in range(2):
+        assert oidc_client.get("/api/auth/login?redirect=/").status_code == 302
+    refused = oidc_client.get("/api/auth/login?redirect=/")
+    assert refused.status_code == 503
+    assert refused.get_json()["code"] == "TOO_MANY_SIGN_INS"
