@@ -1,7 +1,8 @@
 """``PARTSBIN_TESTING=1``: the contract's ``/api/testing/*`` helpers for browser test suites.
 
 Deterministic generated content (an HTML page, a PNG, a PDF) to attach by URL, SSE task events
-sent to one client, and a "new deployment" version event. Never for production: the routes
+sent to one client, a "new deployment" version event, and sign-in sessions for any subject and
+roles without an OpenID provider. Never for production: the routes
 exist only when the setting is on, and ``partsbin serve`` refuses to start with it on an address
 other than loopback (:func:`check_binding`).
 """
