@@ -12,7 +12,7 @@ from bench.common import machine
 #: Benchmark modules in ``bench/``, in the order ``python -m bench`` runs them. Each exposes
 #: ``run(args: argparse.Namespace) -> None`` and a docstring whose first line describes it.
 BENCHMARKS: list[str] = [
-    "ingest", "serve", "thumbnails", "lists", "load", "remote", "wsgi_servers", "scale",
+    "ingest", "serve", "thumbnails", "lists", "load", "remote", "wsgi_servers", "scale", "sse",
 ]
 
 

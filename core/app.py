@@ -107,6 +107,10 @@ def create_app(
     app.register_api(cas.blueprint)
     for _plugin, blueprint in collect_list(pm, "register_blueprints", app=app):
         app.register_api(blueprint)
+    if settings.ui_dir is not None:
+        from core import ui
+
+        ui.init_app(app, settings.ui_dir)  # last: its catch-all yields to every API route
     return app
 
 

@@ -152,10 +152,12 @@ def serve_command(
 ) -> None:
     """Serve the API with gunicorn (a production WSGI server)."""
     from core.serve import serve
+    from core.testing_mode import TestingModeError, check_binding
 
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        check_binding(settings.testing, host or settings.host)
+    except (ConfigError, TestingModeError) as exc:
         raise click.ClickException(str(exc)) from exc
     bind_host = host or settings.host
     refusal = unsafe_bind_refusal(settings, bind_host)

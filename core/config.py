@@ -119,6 +119,22 @@ class Settings(BaseSettings):
         description="`none`: everyone is the local user with every role (loopback only unless "
         "set explicitly); `oidc`: sign in through an OpenID Connect provider, API tokens.",
     )
+    ui_dir: Path | None = Field(
+        default=None,
+        description="A built web UI (folder with index.html) to serve at / (SPA fallback).",
+    )
+    testing: bool = Field(
+        default=False,
+        description="Serve /api/testing/* for browser tests; refused on a non-loopback address.",
+    )
+    sse_heartbeat: float = Field(
+        default=15.0, gt=0, le=300, description="Seconds between heartbeats on event streams."
+    )
+    drain_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Bearer token for GET /health/drain (unset: draining over HTTP is off).",
+    )
     oidc_issuer: str | None = Field(
         default=None,
         description="OIDC: the provider's issuer URL (discovery: <issuer>/.well-known/"

@@ -20,6 +20,9 @@ Groups, in the order docs/plugins.md presents them:
 - request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
   :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
 - the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`;
+- live events: :func:`publish_event`, :data:`TASK_EVENT`, :data:`VERSION_EVENT`;
+- remote content through the SSRF-safe fetcher: :func:`proxied_content`,
+  :func:`proxied_preview_image`;
 - roles: :data:`READER`, :data:`EDITOR`, :func:`requires_role`, :func:`public`,
   :func:`current_principal`, :class:`Principal`.
 
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+
+from flask import Response
 
 from core.api.fields import (
     LongText,
@@ -79,6 +84,7 @@ from core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from core.events import TASK_EVENT, VERSION_EVENT, publish_event
 from core.hookspecs import hookspec
 from core.migrations_runner import MigrationSource
 from core.plugins import PluginError, hookimpl
@@ -165,12 +171,32 @@ def preview_url(url: str) -> dict[str, Any]:
     return asdict(_preview(url, get_state().settings))
 
 
+def proxied_content(url: str) -> Response:
+    """A response streaming the content at ``url`` through the SSRF-safe fetcher, if it is an
+    allowed attachment type (decided from its bytes), with the CAS's safe headers (``nosniff``,
+    sandbox CSP except for real PDFs, never an inline active type). Fetch failures are 4xx
+    :class:`ApiError`\\ s; another type is a 415."""
+    from core.urlfetch.proxy import proxied_content as _proxied
+
+    return _proxied(url, get_state().settings)
+
+
+def proxied_preview_image(url: str) -> Response:
+    """Like :func:`proxied_content` for the preview image of ``url`` (the image itself, or the
+    first usable preview image of the page); :class:`NotFound` when there is none."""
+    from core.urlfetch.proxy import proxied_preview_image as _proxied
+
+    return _proxied(url, get_state().settings)
+
+
 __all__ = [
     "EDITOR",
     "HTTP_URL_SCHEMA",
     "MAX_ID",
     "PLUGIN_API_VERSION",
     "READER",
+    "TASK_EVENT",
+    "VERSION_EVENT",
     "ApiError",
     "AttachableEntity",
     "Attachment",
@@ -227,7 +253,10 @@ __all__ = [
     "is_sqlite",
     "may_be_absent",
     "preview_url",
+    "proxied_content",
+    "proxied_preview_image",
     "public",
+    "publish_event",
     "receive_upload",
     "requires_role",
     "set_cover",

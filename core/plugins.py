@@ -29,6 +29,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.attachments.plugin",
     "core.cas.plugin",
     "core.auth.plugin",
+    "core.events.plugin",
+    "core.testing_mode.plugin",
 )
 
 #: Module attribute through which a plugin names the plugins it needs (entry-point names), e.g.

@@ -1,4 +1,9 @@
-"""Runs the app under gunicorn; each worker builds its own app with :func:`create_app`."""
+"""Runs the app under gunicorn; each worker builds its own app with :func:`create_app`.
+
+Workers are :class:`core.events.worker.PartsbinWorker` (uvicorn): event streams run on the
+worker's asyncio loop and every other request in a pool of ``threads`` threads, so open streams
+never take the threads the API needs (see docs/architecture.md, "Live events").
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ class PartsbinServer(BaseApplication):
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
+        self.request_threads = int(options.get("threads", 4))
         super().__init__()
 
     def load_config(self) -> None:
@@ -21,19 +27,26 @@ class PartsbinServer(BaseApplication):
 
     def load(self) -> Any:
         from core.app import create_app
+        from core.events.asgi import PartsbinAsgi
         from core.lingering import LingeringClose
 
-        return LingeringClose(create_app())
+        return PartsbinAsgi(create_app(), threads=self.request_threads, middleware=LingeringClose)
 
 
 def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> None:
-    """Block serving on ``host:port`` until stopped (SIGTERM/SIGINT stop gracefully)."""
+    """Block serving on ``host:port`` until stopped (SIGTERM/SIGINT stop gracefully; so does
+    ``GET /health/drain``, which signals this process)."""
+    import os
+
+    from core.api.health import MASTER_PID_VARIABLE
+
+    os.environ[MASTER_PID_VARIABLE] = str(os.getpid())  # the workers inherit it
     PartsbinServer(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
-            "worker_class": "gthread",
+            "worker_class": "core.events.worker.PartsbinWorker",
             "timeout": 60,
             "graceful_timeout": 10,
             "keepalive": 5,

@@ -23,6 +23,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from core.app import create_app
 from core.db import close_database
+from core.events.api import stop_hub
 from core.migrate import apply_migrations
 from core.state import get_state
 
@@ -117,6 +118,7 @@ def unmigrated_app(app_config: dict[str, Any], app_plugins: list[object]) -> Ite
     app = create_app(app_config, plugins=app_plugins)
     app.config["TESTING"] = True
     yield app
+    stop_hub(app)  # the event hub's thread, if a test opened a stream
     state = get_state(app)
     close_database(state.database)
     state.storage.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
+import signal
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 
@@ -29,6 +31,17 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+
+
+class DrainStatus(BaseModel):
+    status: str
+    ready: bool
+
+
+#: ``app.extensions`` key set once the app was drained.
+_DRAINING = "partsbin.draining"
+#: Environment variable naming the ``partsbin serve`` master process (set by core.serve).
+MASTER_PID_VARIABLE = "PARTSBIN_SERVE_MASTER_PID"
 
 
 @blueprint.get("/healthz", responses={200: Liveness})
@@ -64,6 +77,8 @@ def readyz() -> Response:
     except StorageError as exc:
         log.warning("readiness: storage: %s", exc)
         checks["storage"] = "unavailable"
+    if current_app.extensions.get(_DRAINING):
+        checks["drain"] = "shutting down"
     ready = all(v == "ok" for v in checks.values())
     response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
     response.status_code = 200 if ready else 503
@@ -109,3 +124,26 @@ def metrics() -> Response:
     response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
     response.headers["Cache-Control"] = "no-store"
     return response
+@blueprint.get("/drain", responses={200: DrainStatus, 401: DrainStatus})
+def drain() -> Response:
+    """Start a graceful shutdown (``Authorization: Bearer <PARTSBIN_DRAIN_KEY>``): readiness
+    answers 503 from now on, this worker's event streams close (clients reconnect to another
+    instance) and, under ``partsbin serve``, the server stops after finishing its requests.
+    401 without the key or when ``PARTSBIN_DRAIN_KEY`` is unset."""
+    key = get_state().settings.drain_key
+    given = request.headers.get("Authorization", "")
+    scheme, _, token = given.partition(" ")
+    if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), key):
+        response = jsonify({"status": "unauthorized", "ready": False})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="drain"'
+        return response
+    current_app.extensions[_DRAINING] = True
+    from core.events.api import get_hub
+
+    get_hub().close_all()
+    master = os.environ.get(MASTER_PID_VARIABLE, "")
+    if master.isdigit():
+        log.warning("drain requested: stopping the server (master pid %s)", master)
+        os.kill(int(master), signal.SIGTERM)
+    return jsonify({"status": "shutting down", "ready": False})

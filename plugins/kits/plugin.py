@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pluggy
 from flask_openapi3 import APIBlueprint
 
 from core.plugin_api import AttachableEntity, MigrationSource, hookimpl
@@ -18,6 +19,13 @@ MIGRATIONS = MigrationSource(
     "migratehistory_kits",
     depends_on=("parts",),
 )
+
+
+@hookimpl
+def register_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
+    from plugins.kits import hookspecs
+
+    plugin_manager.add_hookspecs(hookspecs)
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
@@ -52,6 +52,20 @@ class KitListQuery(QueryModel):
 # --- bodies -------------------------------------------------------------------------------
 
 
+class KitMembershipQueryIn(StrictTextBody):
+    kit_ids: list[RowId] = Field(min_length=1, max_length=250)
+    include_done: bool = False
+
+
+class KitShoppingMembershipsOut(BaseModel):
+    kit_id: int
+    memberships: list[dict[str, Any]]
+
+
+class KitShoppingQueryOut(BaseModel):
+    memberships: list[KitShoppingMembershipsOut]
+
+
 class KitCreateIn(StrictTextBody):
     name: KitName
     description: LongText = None
@@ -83,6 +97,16 @@ class KitContentUpdateIn(StrictTextBody):
 # --- responses (documentation) --------------------------------------------------------------
 
 
+class KitReservationOut(BaseModel):
+    kit_id: int
+    kit_name: str
+    status: Literal["active", "archived"]
+    build_target: int
+    required_per_unit: int
+    reserved_quantity: int
+    updated_at: str | None
+
+
 class KitOut(BaseModel):
     id: int
     name: str
@@ -92,6 +116,8 @@ class KitOut(BaseModel):
     archived_at: str | None
     attachment_set_id: int
     cover_url: str | None
+    shopping_list_badge_count: int = Field(description="open shopping-list links")
+    pick_list_badge_count: int = Field(description="open pick lists")
     created_at: str
     updated_at: str
 
@@ -109,6 +135,7 @@ class KitContentPartOut(BaseModel):
 
 class KitContentOut(BaseModel):
     id: int
+    kit_id: int
     part_id: int
     part: KitContentPartOut
     required_per_unit: int
@@ -119,9 +146,16 @@ class KitContentOut(BaseModel):
     reserved: int
     available: int
     shortfall: int
+    active_reservations: list[KitReservationOut]
     created_at: str
     updated_at: str
 
 
 class KitDetailOut(KitOut):
     contents: list[KitContentOut]
+    shopping_list_links: list[dict[str, Any]] = Field(
+        description="from the kit_shopping_list_links hook (empty without a shopping-list plugin)"
+    )
+    pick_lists: list[dict[str, Any]] = Field(
+        description="from the kit_pick_lists hook (empty without a pick-list plugin)"
+    )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.plugin_api import cover_urls
+from plugins.kits import hook_calls
 from plugins.kits.availability import ContentLine, content_lines
 from plugins.kits.models import Kit
 
@@ -16,9 +17,13 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def kit_json(kit: Kit, cover_url: str | None) -> dict[str, Any]:
+def kit_json(
+    kit: Kit, cover_url: str | None, shopping_badge: int = 0, pick_badge: int = 0
+) -> dict[str, Any]:
     """``{id, name, description, status, build_target, archived_at, attachment_set_id,
-    cover_url, created_at, updated_at}``."""
+    cover_url, shopping_list_badge_count, pick_list_badge_count, created_at, updated_at}``.
+
+    The badge counts are the kit's open shopping-list links and pick lists (kits hooks)."""
     return {
         "id": kit.id,
         "name": kit.name,
@@ -28,15 +33,22 @@ def kit_json(kit: Kit, cover_url: str | None) -> dict[str, Any]:
         "archived_at": iso(kit.archived_at),
         "attachment_set_id": kit.attachment_set_id,
         "cover_url": cover_url,
+        "shopping_list_badge_count": shopping_badge,
+        "pick_list_badge_count": pick_badge,
         "created_at": iso(kit.created_at),
         "updated_at": iso(kit.updated_at),
     }
 
 
 def kit_list(kits: Sequence[Kit]) -> list[dict[str, Any]]:
-    """List items, with one cover query for all kits."""
+    """List items: one cover query and two hook calls (badge counts) for all kits."""
     covers = cover_urls(kit.attachment_set_id for kit in kits)
-    return [kit_json(kit, covers.get(kit.attachment_set_id)) for kit in kits]
+    ids = [kit.id for kit in kits]
+    links, picks = hook_calls.shopping_list_links(ids), hook_calls.pick_lists(ids)
+    return [
+        kit_json(kit, covers.get(kit.attachment_set_id), len(links[kit.id]), len(picks[kit.id]))
+        for kit in kits
+    ]
 
 
 def content_json(line: ContentLine) -> dict[str, Any]:
@@ -44,6 +56,7 @@ def content_json(line: ContentLine) -> dict[str, Any]:
     content, part = line.content, line.part
     return {
         "id": content.id,
+        "kit_id": content.kit_id,
         "part_id": content.part_id,
         "part": {
             "key": part.key,
@@ -59,6 +72,7 @@ def content_json(line: ContentLine) -> dict[str, Any]:
         "reserved": line.reserved,
         "available": line.available,
         "shortfall": line.shortfall,
+        "active_reservations": list(line.active_reservations),
         "created_at": iso(content.created_at),
         "updated_at": iso(content.updated_at),
     }
@@ -67,7 +81,15 @@ def content_json(line: ContentLine) -> dict[str, Any]:
 def kit_detail(kit: Kit) -> dict[str, Any]:
     """The kit with ``contents``: a constant number of queries whatever the number of lines."""
     cover = cover_urls([kit.attachment_set_id]).get(kit.attachment_set_id)
-    return {**kit_json(kit, cover), "contents": [content_json(line) for line in content_lines(kit)]}
+    links = hook_calls.shopping_list_links([kit.id])[kit.id]
+    picks = hook_calls.pick_lists([kit.id], include_done=True)[kit.id]
+    open_picks = [p for p in picks if p.get("status") != "completed"]
+    return {
+        **kit_json(kit, cover, len(links), len(open_picks)),
+        "contents": [content_json(line) for line in content_lines(kit)],
+        "shopping_list_links": links,
+        "pick_lists": picks,
+    }
 
 
 def one_content(kit: Kit, content_id: int) -> dict[str, Any]:

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.plugin_api import attachment_json, error_responses, preview_url
+from core.plugin_api import (
+    READER,
+    attachment_json,
+    error_responses,
+    preview_url,
+    proxied_content,
+    proxied_preview_image,
+    requires_role,
+)
 from plugins.parts import hook_calls, service, views
 from plugins.parts.schemas import (
     CopyAttachmentIn,
     CopyAttachmentOut,
+    MembershipQueryIn,
+    MembershipQueryOut,
     PartCreateIn,
+    PartDetailOut,
+    PartKitReservationsOut,
     PartKitUsageList,
     PartList,
     PartListQuery,
-    PartOut,
+    PartLocationList,
     PartPath,
     PartUpdateIn,
+    ShoppingListMembershipList,
     UrlPreviewIn,
     UrlPreviewOut,
+    UrlQuery,
 )
 
 blueprint = APIBlueprint("parts", __name__, url_prefix="/api", abp_tags=[Tag(name="parts")])
@@ -56,7 +73,7 @@ def list_parts(query: PartListQuery) -> Response:
     return response
 
 
-@blueprint.post("/parts", responses={201: PartOut, **error_responses(400, 404, 409)})
+@blueprint.post("/parts", responses={201: PartDetailOut, **error_responses(400, 404, 409)})
 def create_part(body: PartCreateIn) -> Response:
     """Create a part (a random 4-letter key and an empty attachment set come with it).
 
@@ -66,13 +83,13 @@ def create_part(body: PartCreateIn) -> Response:
     return _created(views.one_part(part))
 
 
-@blueprint.get(_PART, responses={200: PartOut, **error_responses(400, 404)})
+@blueprint.get(_PART, responses={200: PartDetailOut, **error_responses(400, 404)})
 def get_part(path: PartPath) -> Response:
     """One part by key; a malformed key (not 4 uppercase letters) is a 400."""
     return jsonify(views.one_part(service.get_part(path.key)))
 
 
-@blueprint.put(_PART, responses={200: PartOut, **error_responses(400, 404)})
+@blueprint.put(_PART, responses={200: PartDetailOut, **error_responses(400, 404)})
 def update_part(path: PartPath, body: PartUpdateIn) -> Response:
     """Change exactly the fields sent; ``null`` clears a field (``description`` is required)."""
     changes = body.model_dump(include=body.model_fields_set)
@@ -93,6 +110,97 @@ def part_kits(path: PartPath) -> Response:
     part = service.get_part(path.key)
     usages = hook_calls.kit_usages([part.id])[part.id]
     return jsonify([views.usage_json(usage) for usage in usages])
+
+
+@blueprint.get(
+    f"{_PART}/kit-reservations",
+    responses={200: PartKitReservationsOut, **error_responses(400, 404)},
+)
+def part_kit_reservations(path: PartPath) -> Response:
+    """The active kits reserving this part and the sum of their reservations."""
+    part = service.get_part(path.key)
+    usages = hook_calls.kit_usages([part.id])[part.id]
+    return jsonify(views.kit_reservations_json(part, usages))
+
+
+@blueprint.get(f"{_PART}/locations", responses={200: PartLocationList, **error_responses(400, 404)})
+def part_locations(path: PartPath) -> Response:
+    """Where the part is stored, ``[{key, box_no, loc_no, qty}]`` by box and location (from the
+    ``part_locations`` hook: empty until an inventory plugin provides it)."""
+    part = service.get_part(path.key)
+    return jsonify(
+        [
+            {"key": part.key, **views.location_json(place)}
+            for place in hook_calls.locations([part.id])[part.id]
+        ]
+    )
+
+
+@blueprint.get(
+    f"{_PART}/shopping-list-memberships",
+    responses={200: ShoppingListMembershipList, **error_responses(400, 404)},
+)
+def part_shopping_list_memberships(path: PartPath) -> Response:
+    """The part's lines on active shopping lists (from the ``part_shopping_lists`` hook: empty
+    until a shopping-list plugin provides it)."""
+    part = service.get_part(path.key)
+    return jsonify(hook_calls.shopping_lists([part.id])[part.id])
+
+
+@blueprint.post(
+    "/parts/shopping-list-memberships/query",
+    responses={200: MembershipQueryOut, **error_responses(400, 404)},
+)
+@requires_role(READER)  # a query sent as POST: readers may use it
+def query_shopping_list_memberships(body: MembershipQueryIn) -> Response:
+    """Shopping-list lines of many parts at once, in the order asked (one hook call); an
+    unknown key is a 404 naming it."""
+    ids = service.part_ids_by_key(body.part_keys)
+    found = hook_calls.shopping_lists(list(ids.values()), include_done=bool(body.include_done))
+    return jsonify(
+        {
+            "memberships": [
+                {"part_key": key, "memberships": found[ids[key]]} for key in body.part_keys
+            ]
+        }
+    )
+
+
+_URL_FETCH_ERRORS = error_responses(400, 404, 413, 415, 422)
+
+
+@blueprint.get("/parts/attachment-proxy/content", responses=_URL_FETCH_ERRORS)
+def attachment_proxy_content(query: UrlQuery) -> Response:
+    """The bytes at ``url`` (an allowed image or a PDF, decided from the bytes), fetched through
+    the SSRF-safe fetcher and served with ``nosniff`` and a sandbox CSP, so the UI can show
+    remote documents in frames."""
+    return proxied_content(query.url)
+
+
+@blueprint.get("/parts/attachment-preview/image", responses=_URL_FETCH_ERRORS)
+def attachment_preview_image(query: UrlQuery) -> Response:
+    """The preview image of ``url`` (the image itself, or the page's first usable preview
+    image); 404 when the page has none."""
+    return proxied_preview_image(query.url)
+
+
+_PDF_ICON = (Path(__file__).resolve().parent / "static" / "pdf-icon.svg").read_bytes()
+_PDF_ICON_ETAG = hashlib.sha256(_PDF_ICON).hexdigest()[:32]
+
+
+@blueprint.get("/icons/pdf", responses={200: None})
+def pdf_icon() -> Response:
+    """The PDF icon shown on PDF attachment tiles (SVG, cacheable forever; ``version`` in the
+    query string is only for cache busting)."""
+    if request.if_none_match.contains(_PDF_ICON_ETAG):
+        response = Response(status=304)
+    else:
+        response = Response(_PDF_ICON, content_type="image/svg+xml")
+    response.set_etag(_PDF_ICON_ETAG)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
 
 
 @blueprint.post(

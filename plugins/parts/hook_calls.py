@@ -33,6 +33,44 @@ def kit_usages(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return result
 
 
+def _merged_lists(
+    hook_name: str, part_ids: list[int], **arguments: Any
+) -> dict[int, list[dict[str, Any]]]:
+    """``{part_id: [...]}`` for every given part: the lists every plugin's ``hook_name`` answers,
+    concatenated in plugin order (``[]`` when no plugin says anything about a part)."""
+    result: dict[int, list[dict[str, Any]]] = {part_id: [] for part_id in part_ids}
+    if not part_ids:
+        return result
+    for answer in getattr(_hook(), hook_name)(part_ids=list(part_ids), **arguments):
+        for part_id, items in (answer or {}).items():
+            if part_id in result:
+                result[part_id].extend(items)
+    return result
+
+
+def locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """``{part_id: [{box_no, loc_no, qty}, ...]}`` for every given part, by box then location
+    (``[]`` until an inventory plugin implements ``part_locations``)."""
+    result = _merged_lists("part_locations", part_ids)
+    for items in result.values():
+        items.sort(key=lambda item: (int(item.get("box_no") or 0), int(item.get("loc_no") or 0)))
+    return result
+
+
+def seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """``{part_id: [seller link, ...]}`` for every given part (``part_seller_links``; ``[]``
+    without a sellers plugin)."""
+    return _merged_lists("part_seller_links", part_ids)
+
+
+def shopping_lists(
+    part_ids: list[int], include_done: bool = False
+) -> dict[int, list[dict[str, Any]]]:
+    """``{part_id: [membership, ...]}`` for every given part (``[]`` until a shopping-list plugin
+    implements ``part_shopping_lists``)."""
+    return _merged_lists("part_shopping_lists", part_ids, include_done=include_done)
+
+
 def _by_kit_name(usage: dict[str, Any]) -> tuple[str, int]:
     return str(usage.get("kit_name", "")).lower(), int(usage.get("kit_id") or 0)
 

@@ -51,6 +51,21 @@ def part_locations(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | Non
 
 
 @hookspec
+def part_shopping_lists(
+    part_ids: list[int], include_done: bool
+) -> dict[int, list[dict[str, Any]]] | None:
+    """Return, for each given part id, its shopping-list lines (``include=shopping_lists`` on
+    part lists, ``GET /api/parts/{key}/shopping-list-memberships`` and the bulk query): only
+    lines of active lists that are not done, unless ``include_done``.
+
+    Each membership is a dict ``{shopping_list_id, shopping_list_name, shopping_list_status,
+    line_id, line_status, needed, ordered, received, note, seller}`` (``seller`` ``None`` or
+    ``{id, name, website, logo_url}``). Parts on no list may be absent. Return ``None`` when the
+    plugin keeps no shopping lists.
+    """
+
+
+@hookspec
 def part_seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
     """Return, for each given part id, its product pages at sellers: ``[{id, seller_id,
     seller_name, seller_website, link, logo_url, created_at}, ...]`` (``seller_links`` of

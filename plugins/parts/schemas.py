@@ -34,8 +34,10 @@ TAG_MAX_LENGTH = 50
 MAX_INCLUDE_TOKENS = 10
 INCLUDE_MAX_LENGTH = 200
 #: ``include=`` tokens of ``GET /api/parts``: ``cover`` (``cover_url`` is always there; the token
-#: is accepted for clarity), ``kits`` (each part's kit usages), ``stock`` (``in_stock``).
-INCLUDE_TOKENS = ("cover", "kits", "stock")
+#: is accepted for clarity), ``kits`` (each part's kit usages), ``locations`` (where it is
+#: stored), ``shopping_lists`` (its shopping-list lines), ``stock`` (``in_stock``, a Partsbin
+#: alias of ``total_quantity``).
+INCLUDE_TOKENS = ("cover", "kits", "locations", "shopping_lists", "stock")
 LIST_LIMIT_MAX = 1000
 CURSOR_MAX_LENGTH = 100
 
@@ -93,6 +95,10 @@ class PartPath(BaseModel):
 
 class TypePath(BaseModel):
     type_id: RowId
+
+
+class UrlQuery(QueryModel):
+    url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
 
 class TypeListQuery(QueryModel):
@@ -191,6 +197,11 @@ class CopyAttachmentIn(StrictTextBody):
     set_as_cover: bool = False
 
 
+class MembershipQueryIn(StrictTextBody):
+    part_keys: list[PartKey] = Field(min_length=1, max_length=250)
+    include_done: bool | None = False
+
+
 class UrlPreviewIn(StrictTextBody):
     url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
@@ -229,7 +240,73 @@ class PartKitUsageList(RootModel[list[PartKitUsageOut]]):
     pass
 
 
+class LocationOut(BaseModel):
+    box_no: int
+    loc_no: int
+    qty: int
+
+
+class PartLocationOut(LocationOut):
+    key: str
+
+
+class PartLocationList(RootModel[list[PartLocationOut]]):
+    pass
+
+
+class SellerOut(BaseModel):
+    id: int
+    name: str
+    website: str
+    logo_url: str
+
+
+class ShoppingListMembershipOut(BaseModel):
+    shopping_list_id: int
+    shopping_list_name: str
+    shopping_list_status: str
+    line_id: int
+    line_status: str
+    needed: int
+    ordered: int
+    received: int
+    note: str | None = None
+    seller: SellerOut | None = None
+
+
+class ShoppingListMembershipList(RootModel[list[ShoppingListMembershipOut]]):
+    pass
+
+
+class PartMembershipsOut(BaseModel):
+    part_key: str
+    memberships: list[ShoppingListMembershipOut]
+
+
+class MembershipQueryOut(BaseModel):
+    memberships: list[PartMembershipsOut]
+
+
+class SellerLinkOut(BaseModel):
+    id: int
+    seller_id: int
+    seller_name: str
+    seller_website: str
+    link: str
+    logo_url: str
+    created_at: str
+
+
+class PartKitReservationsOut(BaseModel):
+    part_id: int
+    part_key: str
+    part_description: str | None
+    total_reserved: int
+    active_reservations: list[PartKitUsageOut]
+
+
 class PartOut(BaseModel):
+    id: int
     key: str
     description: str
     manufacturer_code: str | None
@@ -249,12 +326,24 @@ class PartOut(BaseModel):
     dimensions: str | None
     attachment_set_id: int
     cover_url: str | None
+    total_quantity: int = Field(description="quantity in stock (part_stock_levels hook)")
+    seller_links: list[SellerLinkOut]
     created_at: str
     updated_at: str
 
 
+class PartDetailOut(PartOut):
+    used_in_kits: bool = Field(description="an active kit reserves this part")
+
+
 class PartListItem(PartOut):
+    locations: list[LocationOut] | None = Field(
+        default=None, description="only with include=locations"
+    )
     kits: list[PartKitUsageOut] | None = Field(default=None, description="only with include=kits")
+    shopping_lists: list[ShoppingListMembershipOut] | None = Field(
+        default=None, description="only with include=shopping_lists"
+    )
     in_stock: int | None = Field(default=None, description="only with include=stock")
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -70,6 +71,17 @@ def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable part fields: {sorted(unknown)}")
+
+
+def part_ids_by_key(keys: list[str]) -> dict[str, int]:
+    """``{key: part id}`` for the given keys (one query). Raises :class:`NotFound` naming the
+    keys no part has."""
+    query = Part.select(Part.key, Part.id).where(Part.key.in_(keys)).tuples()
+    found = {key: part_id for key, part_id in cast(Iterable[tuple[str, int]], query)}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise NotFound(f"no part has the key(s) {', '.join(missing)}", {"keys": missing})
+    return found
 
 
 def key_taken(key: str) -> bool:

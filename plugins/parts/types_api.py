@@ -34,6 +34,12 @@ def create_type(body: TypeIn) -> Response:
     return response
 
 
+@blueprint.get(_TYPE, responses={200: TypeOut, **error_responses(400, 404)})
+def get_type(path: TypePath) -> Response:
+    """One part type."""
+    return jsonify(views.type_json(type_service.get_type(path.type_id)))
+
+
 @blueprint.put(_TYPE, responses={200: TypeOut, **error_responses(400, 404, 409)})
 def rename_type(path: TypePath, body: TypeIn) -> Response:
     """Rename a type; a name already used by another type is a 409 ``TYPE_NAME_TAKEN``."""

@@ -26,10 +26,20 @@ def type_json(row: PartType, part_count: int | None = None) -> dict[str, Any]:
     return result
 
 
-def part_json(part: Part, cover_url: str | None) -> dict[str, Any]:
-    """The part as the API returns it. ``part`` must come with its type joined."""
+def part_json(
+    part: Part,
+    cover_url: str | None,
+    total_quantity: int = 0,
+    seller_links: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The part as the API returns it. ``part`` must come with its type joined.
+
+    ``total_quantity`` comes from the ``part_stock_levels`` hook, ``seller_links`` from
+    ``part_seller_links``.
+    """
     part_type = part.part_type if isinstance(part.part_type, PartType) else None
     return {
+        "id": part.id,
         "key": part.key,
         "description": part.description,
         "manufacturer_code": part.manufacturer_code,
@@ -49,14 +59,25 @@ def part_json(part: Part, cover_url: str | None) -> dict[str, Any]:
         "dimensions": part.dimensions,
         "attachment_set_id": part.attachment_set_id,
         "cover_url": cover_url,
+        "total_quantity": total_quantity,
+        "seller_links": [_seller_link_json(link) for link in seller_links],
         "created_at": iso(part.created_at),
         "updated_at": iso(part.updated_at),
     }
 
 
 def one_part(part: Part) -> dict[str, Any]:
-    """A single part with its cover URL (one query)."""
-    return part_json(part, cover_urls([part.attachment_set_id]).get(part.attachment_set_id))
+    """A single part with its cover URL, ``total_quantity``, ``seller_links`` and
+    ``used_in_kits`` (whether an active kit reserves it): one query and three hook calls."""
+    result = part_json(
+        part,
+        cover_urls([part.attachment_set_id]).get(part.attachment_set_id),
+        hook_calls.stock_levels([part.id])[part.id],
+        hook_calls.seller_links([part.id])[part.id],
+    )
+    usages = hook_calls.kit_usages([part.id])[part.id]
+    result["used_in_kits"] = any(usage.get("status") == "active" for usage in usages)
+    return result
 
 
 def usage_json(usage: dict[str, Any]) -> dict[str, Any]:
@@ -74,18 +95,59 @@ def usage_json(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def part_list(parts: Sequence[Part], include: Collection[str] = ()) -> list[dict[str, Any]]:
-    """List items: one cover query for all parts, plus one hook call per ``include`` token
-    (``kits`` adds ``kits: [usage...]``, ``stock`` adds ``in_stock``)."""
+    """List items: one cover query and two hook calls for all parts (``total_quantity``,
+    ``seller_links``), plus one hook call per ``include`` token: ``kits`` adds
+    ``kits: [usage...]``, ``locations`` adds ``locations: [{box_no, loc_no, qty}]``,
+    ``shopping_lists`` adds ``shopping_lists: [membership...]`` (each ``[]`` when no plugin
+    provides that data), ``stock`` adds ``in_stock`` (the same number as
+    ``total_quantity``)."""
     ids = [part.id for part in parts]
     covers = cover_urls(part.attachment_set_id for part in parts)
+    stock = hook_calls.stock_levels(ids)
+    links = hook_calls.seller_links(ids)
     usages = hook_calls.kit_usages(ids) if "kits" in include else None
-    stock = hook_calls.stock_levels(ids) if "stock" in include else None
+    places = hook_calls.locations(ids) if "locations" in include else None
+    lists = hook_calls.shopping_lists(ids) if "shopping_lists" in include else None
     items = []
     for part in parts:
-        item = part_json(part, covers.get(part.attachment_set_id))
+        item = part_json(part, covers.get(part.attachment_set_id), stock[part.id], links[part.id])
+        if places is not None:
+            item["locations"] = [location_json(place) for place in places[part.id]]
         if usages is not None:
             item["kits"] = [usage_json(usage) for usage in usages[part.id]]
-        if stock is not None:
+        if lists is not None:
+            item["shopping_lists"] = lists[part.id]
+        if "stock" in include:
             item["in_stock"] = stock[part.id]
         items.append(item)
     return items
+
+
+def _seller_link_json(link: dict[str, Any]) -> dict[str, Any]:
+    result = {
+        name: link.get(name)
+        for name in (
+            "id", "seller_id", "seller_name", "seller_website", "link", "logo_url", "created_at",
+        )
+    }
+    if isinstance(result["created_at"], dt.datetime):
+        result["created_at"] = iso(result["created_at"])
+    return result
+
+
+def location_json(location: dict[str, Any]) -> dict[str, Any]:
+    """A location as part lists return it: ``{box_no, loc_no, qty}``."""
+    return {name: location.get(name) for name in ("box_no", "loc_no", "qty")}
+
+
+def kit_reservations_json(part: Part, usages: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /api/parts/{key}/kit-reservations``: the active kits reserving the part and the
+    sum of what they reserve."""
+    active = [usage_json(usage) for usage in usages if usage.get("status") == "active"]
+    return {
+        "part_id": part.id,
+        "part_key": part.key,
+        "part_description": part.description,
+        "total_reserved": sum(int(usage["reserved_quantity"] or 0) for usage in active),
+        "active_reservations": active,
+    }

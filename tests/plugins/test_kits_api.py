@@ -8,8 +8,10 @@ from plugins.parts.service import get_part
 
 KIT_FIELDS = {
     "id", "name", "description", "status", "build_target", "archived_at", "attachment_set_id",
-    "cover_url", "created_at", "updated_at",
+    "cover_url", "shopping_list_badge_count", "pick_list_badge_count", "created_at", "updated_at",
 }
+#: What the detail adds (the contract's KitDetailResponseSchema).
+DETAIL_FIELDS = {"contents", "shopping_list_links", "pick_lists"}
 
 BAD_CREATE_BODIES = [
     ({}, "name"),
@@ -47,7 +49,7 @@ def test_create_returns_201_with_the_kit_detail(client) -> None:
     )
     assert response.status_code == 201
     body = response.json
-    assert set(body) == KIT_FIELDS | {"contents"}
+    assert set(body) == KIT_FIELDS | DETAIL_FIELDS
     assert body["name"] == "Blinky"
     assert body["description"] == "LED blinker"
     assert body["build_target"] == 4

@@ -26,10 +26,10 @@ FULL = {
 }
 
 PART_FIELDS = {
-    "key", "description", "manufacturer_code", "manufacturer", "product_page", "type_id", "type",
-    "tags", "package", "pin_count", "pin_pitch", "voltage_rating", "input_voltage",
+    "id", "key", "description", "manufacturer_code", "manufacturer", "product_page", "type_id",
+    "type", "tags", "package", "pin_count", "pin_pitch", "voltage_rating", "input_voltage",
     "output_voltage", "mounting_type", "series", "dimensions", "attachment_set_id", "cover_url",
-    "created_at", "updated_at",
+    "total_quantity", "seller_links", "used_in_kits", "created_at", "updated_at",
 }
 
 BAD_CREATE_BODIES = [

@@ -8,10 +8,14 @@ from core.plugins import DEFAULT_PLUGINS
 
 ROUTES = {
     "/api/types": {"get", "post"},
-    "/api/types/{type_id}": {"put", "delete"},
+    "/api/types/{type_id}": {"get", "put", "delete"},
     "/api/parts": {"get", "post"},
     "/api/parts/{key}": {"get", "put", "delete"},
     "/api/parts/{key}/kits": {"get"},
+    "/api/parts/{key}/kit-reservations": {"get"},
+    "/api/parts/{key}/locations": {"get"},
+    "/api/parts/attachment-proxy/content": {"get"},
+    "/api/parts/attachment-preview/image": {"get"},
     "/api/parts/copy-attachment": {"post"},
     "/api/parts/attachment-preview": {"post"},
     "/api/kits": {"get", "post"},

@@ -1,0 +1,152 @@
+"""``/api/testing/*`` (only with ``PARTSBIN_TESTING=1``): what a browser test suite drives."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Response, current_app, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import Field
+
+from core.api.schemas import QueryModel, StrictBody, error_responses
+from core.auth.roles import public
+from core.events import TASK_EVENT, VERSION_EVENT, publish_event
+from core.events.api import set_ui_version
+from core.testing_mode import content
+
+blueprint = APIBlueprint(
+    "testing", __name__, url_prefix="/api/testing", abp_tags=[Tag(name="testing")]
+)
+
+RequestId = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="the SSE client's request_id")
+
+
+class TitleQuery(QueryModel):
+    title: str = Field(default="Partsbin Test Page", min_length=1, max_length=200)
+
+
+class TextQuery(QueryModel):
+    text: str = Field(default="Partsbin Test Image", min_length=1, max_length=200)
+
+
+class TaskEventIn(StrictBody):
+    request_id: str = RequestId
+    task_id: str = Field(min_length=1, max_length=128)
+    event_type: Literal["task_started", "progress_update", "task_completed", "task_failed"]
+    data: dict[str, Any] | None = None
+
+
+class DeploymentIn(StrictBody):
+    request_id: str = RequestId
+    version: str = Field(min_length=1, max_length=200)
+    changelog: str | None = Field(default=None, max_length=2000)
+
+
+class TestSessionIn(StrictBody):
+    subject: str = Field(min_length=1, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=255)
+    roles: list[Literal["reader", "editor"]] = Field(default_factory=list, max_length=2)
+
+
+def _bytes(data: bytes, content_type: str) -> Response:
+    response = Response(data, content_type=content_type)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blueprint.get("/content/html", responses=error_responses(400))
+@public  # testing mode only (loopback): browser tests call these before signing in
+def html_page(query: TitleQuery) -> Response:
+    """A deterministic HTML page titled ``title`` (its ``og:image`` is the test image)."""
+    return _bytes(content.html_page(query.title), "text/html; charset=utf-8")
+
+
+@blueprint.get("/content/html-with-banner", responses=error_responses(400))
+@public  # testing mode only (loopback): browser tests call these before signing in
+def html_page_with_banner(query: TitleQuery) -> Response:
+    """The same page with a deployment banner."""
+    return _bytes(content.html_page(query.title, banner=True), "text/html; charset=utf-8")
+
+
+@blueprint.get("/content/image", responses=error_responses(400))
+@public  # testing mode only (loopback): browser tests call these before signing in
+def image(query: TextQuery) -> Response:
+    """A deterministic PNG showing ``text``."""
+    return _bytes(content.png_image(query.text), "image/png")
+
+
+@blueprint.get("/content/pdf")
+@public  # testing mode only (loopback): browser tests call these before signing in
+def pdf() -> Response:
+    """A deterministic one-page PDF."""
+    return _bytes(content.pdf_document(), "application/pdf")
+
+
+@blueprint.post("/sse/task-event", responses=error_responses(400))
+@public  # testing mode only (loopback): browser tests call these before signing in
+def task_event(body: TaskEventIn) -> Response:
+    """Publish a ``task_event`` to the streams of ``request_id``. ``delivered`` means it was
+    stored for delivery: every worker's streams of that request id receive it."""
+    publish_event(
+        TASK_EVENT,
+        {"task_id": body.task_id, "event_type": body.event_type, "data": body.data},
+        request_id=body.request_id,
+    )
+    return jsonify(
+        {
+            "request_id": body.request_id,
+            "task_id": body.task_id,
+            "event_type": body.event_type,
+            "delivered": True,
+        }
+    )
+
+
+@blueprint.post("/deployments/version", responses=error_responses(400))
+@public  # testing mode only (loopback): browser tests call these before signing in
+def deployment_version(body: DeploymentIn) -> Response:
+    """Announce a new UI version to the streams of ``request_id``; streams this process opens
+    afterwards start with it too."""
+    set_ui_version(current_app, body.version)
+    payload: dict[str, Any] = {"version": body.version}
+    if body.changelog:
+        payload["changelog"] = body.changelog
+    publish_event(VERSION_EVENT, payload, request_id=body.request_id)
+    response = jsonify({"request_id": body.request_id, "delivered": True, "status": "delivered"})
+    response.status_code = 202
+    return response
+
+
+@blueprint.post("/auth/session", responses={201: None, **error_responses(400)})
+@public  # testing mode only (loopback): browser tests call these before signing in
+def auth_session(body: TestSessionIn) -> Response:
+    """Sign in as ``subject`` with ``roles`` without a provider: the same session cookie the
+    OIDC callback sets (it matters with ``PARTSBIN_AUTH=oidc``; in ``none`` mode everyone is
+    the local user anyway)."""
+    from core.auth.oidc import Identity
+    from core.auth.sessions import create_session, set_session_cookie
+    from core.state import get_state
+
+    settings = get_state().settings
+    identity = Identity(body.subject, body.name, body.email, tuple(dict.fromkeys(body.roles)))
+    secret, _row = create_session(settings, identity, {})
+    response = jsonify({"subject": body.subject, "roles": list(identity.roles)})
+    response.status_code = 201
+    set_session_cookie(response, secret, settings, secure=request.is_secure)
+    return response
+
+
+@blueprint.post("/auth/clear", responses={204: None})
+@public  # testing mode only (loopback): browser tests call these before signing in
+def auth_clear() -> Response:
+    """End the caller's session (if any) and delete its cookie."""
+    from core.auth.sessions import SESSION_COOKIE, end_session, find_session
+
+    row = find_session(request.cookies.get(SESSION_COOKIE, ""))
+    if row is not None:
+        end_session(row)
+    response = Response(status=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
