@@ -38,7 +38,6 @@ from plugins.kits.models import ACTIVE as KIT_ACTIVE
 from plugins.kits.models import Kit
 from plugins.kits.service import get_kit
 from plugins.parts.models import Part
-from plugins.sellers.models import Seller
 from plugins.sellers.service import get_seller
 from plugins.shopping_lists.models import (
     ACTIVE,
@@ -858,6 +857,14 @@ def part_deletion_blockers(part_id: int) -> list[str]:
     return [f"shopping list {name!r}" for name in _list_names(query)]
 
 
-def seller_of(seller_id: int | None) -> Seller | None:
-    """The seller, or ``None`` for ``None``."""
-    return None if seller_id is None else get_seller(seller_id)
+def kit_links_of_kits(kit_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """``{kit_id: [link json, ...]}`` for the kit detail's ``shopping_list_links`` (the
+    contract's ``KitShoppingListLinkSchema``, newest first, done lists included), every given
+    kit a key; one query whatever the number of kits. The kit's ``shopping_list_badge_count``
+    is the number of its links whose ``status`` is ``active``."""
+    from plugins.shopping_lists import views
+
+    return {
+        kit_id: [views.link_json(link, row, kit) for link, row, kit in links]
+        for kit_id, links in links_of_kits(kit_ids).items()
+    }
