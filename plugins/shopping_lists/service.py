@@ -669,6 +669,35 @@ def push_kit(
         raise _name_conflict(new_list_name)
     if not needs:
         return PushResult(target, None, False, 0, 0)
+    try:
+        return _apply_push(
+            kit,
+            units,
+            honor_reserved,
+            target,
+            needs,
+            note_prefix,
+            new_list_name,
+            new_list_description,
+        )
+    except peewee.IntegrityError:  # another request added one of the parts meanwhile
+        raise Conflict(
+            f"the shopping list changed while kit {kit_id} was pushed to it; try again",
+            {"kit_id": kit_id, "shopping_list_id": shopping_list_id},
+            code="SHOPPING_LIST_CHANGED",
+        ) from None
+
+
+def _apply_push(
+    kit: Kit,
+    units: int,
+    honor_reserved: bool,
+    target: ShoppingList | None,
+    needs: list[tuple[Any, int]],
+    note_prefix: str | None,
+    new_list_name: str | None,
+    new_list_description: str | None,
+) -> PushResult:
     with database.atomic():
         created = target is None
         if target is None:

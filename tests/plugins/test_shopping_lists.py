@@ -139,6 +139,8 @@ def test_the_list_index_hides_done_lists_unless_asked(client, new_list) -> None:
     assert {row["id"] for row in everything} == {active["id"], done["id"]}
     only_done = client.get("/api/shopping-lists?status=done").json
     assert [row["id"] for row in only_done] == [done["id"]]
+    both = client.get("/api/shopping-lists?status=active,done").json
+    assert {row["id"] for row in both} == {active["id"], done["id"]}
     assert client.get("/api/shopping-lists?status=ready").status_code == 400
 
 
@@ -346,6 +348,12 @@ def test_receiving_puts_the_stock_into_the_locations(client, ordered_line) -> No
     assert get_line(client, ordered_line)["received"] == 10
     history = client.get(f"/api/parts/{key}/history").json
     assert sorted(row["delta_qty"] for row in history) == [4, 6]
+    taken = client.delete(
+        f"/api/inventory/parts/{key}/stock", json={"box_no": 1, "loc_no": 1, "qty": 6}
+    )
+    assert taken.status_code == 204
+    assert stock_of(client, key) == {(1, 3): 4}
+    assert get_line(client, ordered_line)["received"] == 10  # what arrived, not what is left
 
 
 def test_a_receipt_into_an_unknown_location_changes_nothing(client, ordered_line) -> None:
@@ -566,6 +574,14 @@ def test_removing_a_kit_link_keeps_the_lines(client, kit) -> None:
     assert client.delete(f"/api/kit-shopping-list-links/{body['link']['id']}").status_code == 404
 
 
+def test_deleting_the_kit_drops_its_links_and_keeps_the_list(client, kit) -> None:
+    body = push(client, kit["id"], new_list_name="Synth order").json
+    list_id = body["shopping_list"]["id"]
+    assert client.delete(f"/api/kits/{kit['id']}").status_code == 204
+    assert client.get(f"/api/shopping-lists/{list_id}/kits").json == []
+    assert len(client.get(f"/api/shopping-lists/{list_id}").json["lines"]) == 2
+
+
 def test_a_kit_change_after_the_push_makes_the_link_stale(client, kit) -> None:
     body = push(client, kit["id"], new_list_name="Synth order").json
     assert client.patch(f"/api/kits/{kit['id']}", json={"build_target": 5}).status_code == 200
@@ -629,6 +645,10 @@ def test_adding_a_part_from_the_part_view(client, new_list, new_part, new_seller
     assert created.json["seller"]["id"] == seller["id"] and created.json["line_status"] == "new"
     assert client.get(url).json == [created.json]
     assert client.get("/api/parts/ZZZZ/shopping-list-memberships").status_code == 404
+    unknown = client.post(url, json={"shopping_list_id": 999999, "needed": 1})
+    assert unknown.status_code == 404
+    client.put(f"/api/shopping-lists/{shopping_list['id']}/status", json={"status": "done"})
+    assert client.get(url).json == []  # done lists are not memberships any more
 
 
 def test_the_part_membership_query_costs_the_same_for_any_number_of_parts(
