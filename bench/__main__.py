@@ -11,7 +11,7 @@ from bench.common import machine
 
 #: Benchmark modules in ``bench/``, in the order ``python -m bench`` runs them. Each exposes
 #: ``run(args: argparse.Namespace) -> None`` and a docstring whose first line describes it.
-BENCHMARKS: list[str] = ["ingest", "serve", "thumbnails", "lists", "load"]
+BENCHMARKS: list[str] = ["ingest", "serve", "thumbnails", "lists", "load", "remote", "wsgi_servers"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

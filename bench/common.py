@@ -167,8 +167,8 @@ class GeneratedStream:
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 a moment ago (see tests/servers/process.py)."""
-    from tests.servers.process import free_ports
+    """A TCP port free on 127.0.0.1 a moment ago (see core/testing/servers/process.py)."""
+    from core.testing.servers.process import free_ports
 
     return free_ports(1)[0]
 
@@ -193,8 +193,8 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
 
 @contextlib.contextmanager
 def seaweedfs() -> Iterator[Any]:
-    """A throwaway SeaweedFS S3 server (tests/servers/seaweedfs.py) for the whole block."""
-    from tests.servers.seaweedfs import SeaweedServer
+    """A throwaway SeaweedFS S3 server (core/testing/servers/seaweedfs.py) for the whole block."""
+    from core.testing.servers.seaweedfs import SeaweedServer
 
     server = SeaweedServer()
     server.start()

@@ -150,7 +150,7 @@ def _run_one(database_url: str, folder: Path, count: int) -> tuple[float, float,
 
 
 def run(args: argparse.Namespace) -> None:
-    from tests.servers.postgres import PostgresServer
+    from core.testing.servers.postgres import PostgresServer
 
     counts = [1_000] if args.quick else [1_000, 10_000]
     rows = []

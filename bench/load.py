@@ -22,7 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from bench.common import percentile, print_table, remote_storage_url, seaweedfs
-from tests.support.live_server import LiveServer
+from core.testing.servers.live_server import LiveServer
 
 CLIENTS = 16
 MIX = [("list", 25), ("detail", 25), ("cas", 25), ("thumbnail", 15), ("upload", 10)]
@@ -138,7 +138,7 @@ def _prepare(base: str) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from tests.servers.postgres import PostgresServer
+    from core.testing.servers.postgres import PostgresServer
 
     duration = 15.0 if args.quick else 60.0
     with PostgresServer() as pg, seaweedfs() as s3, tempfile.TemporaryDirectory():

@@ -18,10 +18,12 @@ from core import db, errors
 from core.api.schemas import ErrorBody
 from core.api.uploads import PartsbinRequest
 from core.attachments.entities import entity_registry
+from core.auth import guard as auth_guard
 from core.config import Settings, load_settings
 from core.logging_setup import configure_logging
 from core.plugins import build_plugin_manager, collect_list, collect_mapping
 from core.state import PartsbinState, get_state
+from storage_drivers.cache import caching_reader
 from storage_drivers.registry import LazyDriverMap, open_storage
 
 log = logging.getLogger("partsbin.http")
@@ -79,17 +81,21 @@ def create_app(
             ).items()
         }
     )
+    storage = open_storage(settings.storage_url, drivers)
     state = PartsbinState(
         settings=settings,
         plugin_manager=pm,
         database=db.open_database(
             settings.database_url, timeout=settings.db_timeout, pool_size=settings.db_pool_size
         ),
-        storage=open_storage(settings.storage_url, drivers),
+        storage=storage,
+        read_storage=caching_reader(storage, settings.cache_dir, settings.cache_max_bytes)
+        or storage,
     )
     app.extensions["partsbin"] = state
     entity_registry(state)  # validate plugin registrations now, not on first use
     db.init_app(app, state.database)
+    auth_guard.init_app(app)  # before anything reads the body: who may call, from where
     app.before_request(_parse_json_body)
     errors.init_app(app)
     _init_request_logging(app)
@@ -97,6 +103,7 @@ def create_app(
     from core.api import cas, health
 
     app.register_api(health.blueprint)
+    app.register_api(health.metrics_blueprint)
     app.register_api(cas.blueprint)
     for _plugin, blueprint in collect_list(pm, "register_blueprints", app=app):
         app.register_api(blueprint)

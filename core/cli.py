@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from core.app import create_app
+from core.auth.bind import unsafe_bind_refusal
 from core.config import ConfigError, load_settings
 from core.migrate import apply_migrations, migrations_for
 from core.migrations_runner import MigrationError
@@ -156,6 +157,10 @@ def serve_command(
         settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    bind_host = host or settings.host
+    refusal = unsafe_bind_refusal(settings, bind_host)
+    if refusal:
+        raise click.ClickException(refusal)
     if migrate_first:
         app = click.get_current_context().ensure_object(ScriptInfo).load_app()
         with app.app_context():
@@ -164,7 +169,7 @@ def serve_command(
             click.echo(f"applied {name}", err=True)
         get_state(app).database.close()
     serve(
-        host=host or settings.host,
+        host=bind_host,
         port=port or settings.port,
         workers=workers or settings.workers,
         threads=threads or settings.threads,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "PARTSBIN_"
@@ -74,8 +74,32 @@ class Settings(BaseSettings):
         default="none",
         description="`presigned`: GET /api/cas answers 302 to a presigned S3/MinIO URL.",
     )
+    cache_dir: str = Field(
+        default=str((DEFAULT_DATA_DIR / "cache").absolute()),
+        description="Folder of the local read-through cache of blobs and thumbnails in front of "
+        "S3/MinIO (shared by the workers of one machine).",
+    )
+    cache_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=0,
+        description="Size limit of the read-through cache, bytes (0: no cache).",
+    )
     thumbnail_max_pixels: int = Field(
         default=50_000_000, ge=1, description="Images with more pixels are refused as bombs."
+    )
+    render_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Wall-clock (and CPU) seconds a sandboxed PDF render or check may take.",
+    )
+    render_max_memory: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=256 * 1024 * 1024,
+        description="Address-space limit of a sandboxed PDF render or check, in bytes.",
+    )
+    render_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Sandboxed PDF renders running at once per worker."
     )
     db_pool_size: int = Field(
         default=8,
@@ -90,15 +114,94 @@ class Settings(BaseSettings):
     db_timeout: float = Field(
         default=5.0, gt=0, le=60, description="Database connect / lock wait timeout, seconds."
     )
+    auth: Literal["none", "oidc"] = Field(
+        default="none",
+        description="`none`: everyone is the local user with every role (loopback only unless "
+        "set explicitly); `oidc`: sign in through an OpenID Connect provider, API tokens.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OIDC: the provider's issuer URL (discovery: <issuer>/.well-known/"
+        "openid-configuration).",
+    )
+    oidc_client_id: str | None = Field(default=None, description="OIDC: the client id.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="OIDC: the client secret (unset: a public client, PKCE only)."
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email", description="OIDC: space-separated scopes to request."
+    )
+    oidc_roles_claim: str = Field(
+        default="roles",
+        description="OIDC: the claim holding the user's roles; dots walk into objects "
+        "(`realm_access.roles`).",
+    )
+    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="OIDC: comma-separated `provider-role=reader|editor` pairs; unset: the "
+        "provider's `reader` and `editor` roles count as themselves.",
+    )
+    session_lifetime: int = Field(
+        default=86400,
+        ge=60,
+        le=90 * 86400,
+        description="Seconds a sign-in session lasts; a successful token refresh extends it.",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated CIDR networks of reverse proxies whose X-Forwarded-Proto "
+        "and X-Forwarded-Host are believed.",
+    )
+    cas_public: bool = Field(
+        default=False,
+        description="`true`: GET /api/cas/<sha256> needs no sign-in (content URLs are public).",
+    )
 
-    @field_validator("allowed_types", "url_fetch_allow", "disable_plugins", mode="before")
+    @field_validator(
+        "allowed_types", "url_fetch_allow", "disable_plugins", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("url_fetch_allow")
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            provider_role, sep, role = item.rpartition("=")
+            if not sep or not provider_role.strip():
+                raise ValueError(f"{item.strip()!r} is not `provider-role=reader|editor`")
+            pairs[provider_role.strip()] = role.strip()
+        return pairs
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for provider_role, role in value.items():
+            if role not in ("reader", "editor"):
+                raise ValueError(f"{provider_role!r} maps to {role!r}: use reader or editor")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.auth == "oidc":
+            missing = [
+                f"{ENV_PREFIX}{name.upper()}"
+                for name in ("oidc_issuer", "oidc_client_id")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"PARTSBIN_AUTH=oidc needs {' and '.join(missing)}")
+        return self
+
+    @field_validator("url_fetch_allow", "trusted_proxies")
     @classmethod
     def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for entry in value:
@@ -131,8 +234,10 @@ def load_settings(overrides: Mapping[str, Any] | Settings | None = None) -> Sett
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"{ENV_PREFIX}{name.upper()}: {err['msg']}")
+            if not err["loc"]:  # a check across settings names them in its message
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            problems.append(f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     except SettingsError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None

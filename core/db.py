@@ -120,14 +120,14 @@ def open_database(url: str, timeout: float = 5.0, pool_size: int = 0) -> peewee.
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Every transaction begins IMMEDIATE (takes the write lock up front): a deferred one that
-        # reads and then writes cannot wait for the lock and fails at once with "database is
-        # locked" when another writer committed since its read.
+        # Every transaction begins IMMEDIATE: a deferred one that reads and then writes cannot
+        # wait for the write lock (SQLite answers "database is locked" at once, busy timeout or
+        # not), while BEGIN IMMEDIATE waits up to the busy timeout. Reads serialize with writes.
         return peewee.SqliteDatabase(
             path or ":memory:",
-            lock_type="IMMEDIATE",
             timeout=timeout,
             autoconnect=True,
+            lock_type="IMMEDIATE",
             pragmas={
                 "journal_mode": "wal",
                 "foreign_keys": 1,

@@ -19,7 +19,9 @@ Groups, in the order docs/plugins.md presents them:
 - errors: :class:`ApiError` and its subclasses, :class:`PluginError`;
 - request schemas: :class:`StrictBody`, :class:`StrictTextBody`, :class:`QueryModel`,
   :func:`may_be_absent`, :func:`error_responses`, :class:`ErrorBody`, the field types;
-- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`.
+- the app: :func:`get_state`, :class:`PartsbinState`, :class:`Settings`;
+- roles: :data:`READER`, :data:`EDITOR`, :func:`requires_role`, :func:`public`,
+  :func:`current_principal`, :class:`Principal`.
 
 The pytest fixtures for testing a plugin are in :mod:`core.testing` (a pytest plugin).
 """
@@ -43,11 +45,18 @@ from core.api.fields import (
 from core.api.schemas import (
     HTTP_URL_SCHEMA,
     MAX_ID,
+    BodyId,
     ErrorBody,
+    MultiLine,
+    MultiLineRequired,
     QueryModel,
+    SingleLine,
+    SingleLineRequired,
     StrictBody,
+    TextPattern,
     error_responses,
     may_be_absent,
+    strip_control_characters,
 )
 from core.api.uploads import Upload, receive_upload
 from core.attachments import service as _attachments
@@ -55,6 +64,9 @@ from core.attachments.covers import cas_url, cover_urls
 from core.attachments.entities import AttachableEntity, backfill_sets, create_owner, delete_owner
 from core.attachments.models import Attachment, AttachmentSet
 from core.attachments.views import attachment_full as attachment_json
+from core.auth import EDITOR, READER, Principal
+from core.auth.guard import current_principal
+from core.auth.roles import public, requires_role
 from core.config import Settings
 from core.db import BaseModel, TimestampedModel, database, is_sqlite, tuples, utcnow
 from core.errors import (
@@ -135,13 +147,13 @@ def thumbnail_jpeg(sha256: str, size: int) -> bytes:
     state = get_state()
     settings = state.settings
     stat = thumbnails.ensure_thumbnail(
-        state.storage,
+        state.read_storage,
         sha256,
         size,
         max_pixels=settings.thumbnail_max_pixels,
         max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
     )
-    return b"".join(state.storage.open(stat.key))
+    return b"".join(state.read_storage.open(stat.key))
 
 
 def preview_url(url: str) -> dict[str, Any]:
@@ -154,33 +166,42 @@ def preview_url(url: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "EDITOR",
     "HTTP_URL_SCHEMA",
     "MAX_ID",
     "PLUGIN_API_VERSION",
+    "READER",
     "ApiError",
     "AttachableEntity",
     "Attachment",
     "AttachmentSet",
     "BaseModel",
+    "BodyId",
     "Conflict",
     "ErrorBody",
     "LongText",
     "MigrationSource",
+    "MultiLine",
+    "MultiLineRequired",
     "NotFound",
     "OptionalQueryId",
     "PartsbinState",
     "PayloadTooLarge",
     "PluginError",
+    "Principal",
     "QueryModel",
     "RowId",
     "ServiceUnavailable",
     "Settings",
+    "SingleLine",
+    "SingleLineRequired",
     "StrictBody",
     "StrictTextBody",
     "Text50",
     "Text100",
     "Text255",
     "Text500",
+    "TextPattern",
     "TimestampedModel",
     "UnprocessableContent",
     "UnsupportedMediaType",
@@ -194,6 +215,7 @@ __all__ = [
     "copy_attachment",
     "cover_urls",
     "create_owner",
+    "current_principal",
     "database",
     "delete_attachment",
     "delete_owner",
@@ -205,8 +227,11 @@ __all__ = [
     "is_sqlite",
     "may_be_absent",
     "preview_url",
+    "public",
     "receive_upload",
+    "requires_role",
     "set_cover",
+    "strip_control_characters",
     "thumbnail_jpeg",
     "tuples",
     "utcnow",

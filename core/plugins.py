@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "storage_drivers.plugin",
     "core.attachments.plugin",
     "core.cas.plugin",
+    "core.auth.plugin",
 )
 
 #: Module attribute through which a plugin names the plugins it needs (entry-point names), e.g.

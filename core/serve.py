@@ -8,7 +8,8 @@ from gunicorn.app.base import BaseApplication
 
 
 class PartsbinServer(BaseApplication):
-    """A gunicorn application whose workers each call ``create_app()``."""
+    """A gunicorn application whose workers each call ``create_app()``, wrapped in
+    :class:`core.lingering.LingeringClose` so early answers (413) reach every client."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -20,8 +21,9 @@ class PartsbinServer(BaseApplication):
 
     def load(self) -> Any:
         from core.app import create_app
+        from core.lingering import LingeringClose
 
-        return create_app()
+        return LingeringClose(create_app())
 
 
 def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> None:

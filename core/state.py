@@ -24,6 +24,10 @@ class PartsbinState:
     plugin_manager: pluggy.PluginManager
     database: peewee.Database
     storage: StorageDriver
+    #: What to serve immutable blobs and thumbnails from: ``storage`` behind the local
+    #: read-through cache when one is configured (see :class:`storage_drivers.cache.CachingDriver`),
+    #: else ``storage`` itself. Never used to decide whether a blob exists.
+    read_storage: StorageDriver
     entities: dict[str, AttachableEntity] | None = field(default=None)
 
 

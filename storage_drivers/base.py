@@ -9,13 +9,26 @@ into one of the exceptions below, so callers never see a boto3, minio or OS erro
 from __future__ import annotations
 
 import abc
+import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*")  # fullmatch
+
+
+#: Response headers a presigned URL can override (S3's ``response-*`` query parameters), by the
+#: name of the S3 ``GetObject`` parameter that carries each.
+PRESIGNABLE_HEADERS = {
+    "Cache-Control": "ResponseCacheControl",
+    "Content-Disposition": "ResponseContentDisposition",
+    "Content-Encoding": "ResponseContentEncoding",
+    "Content-Language": "ResponseContentLanguage",
+    "Content-Type": "ResponseContentType",
+    "Expires": "ResponseExpires",
+}
 
 
 class StorageError(Exception):
@@ -51,6 +64,19 @@ class BlobStat:
     size: int
     #: When the object was last written (timezone-aware UTC), or None if the backend cannot tell.
     modified: datetime | None = field(default=None, compare=False)
+
+
+def accepts_keyword(method: object, name: str) -> bool:
+    """Whether ``method`` takes the keyword argument ``name`` (or ``**kwargs``).
+
+    Drivers written against an older version of this interface may override ``check()`` or
+    ``presigned_get_url()`` without the newer arguments; callers use this to call them safely.
+    """
+    try:
+        parameters = inspect.signature(method).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def check_key(key: str) -> str:
@@ -115,16 +141,41 @@ class StorageDriver(abc.ABC):
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         """Yield every object whose key starts with ``prefix``, in any order, paging as needed."""
 
-    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
-        """Return a short-lived URL a client can GET the object from, or ``None`` if unsupported."""
+    def presigned_get_url(
+        self,
+        key: str,
+        expires_seconds: int = 300,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Return a short-lived URL a client can GET the object from, or ``None``.
+
+        ``response_headers`` names headers the storage must send with the object instead of its
+        stored ones; a driver signs them into the URL when it can express every one of them
+        (see :data:`PRESIGNABLE_HEADERS`) and returns ``None`` otherwise, so the caller serves
+        the object itself. ``None`` too when the driver has no URLs (the local driver).
+        """
+        return None
+
+    def local_path(self, key: str) -> str | None:
+        """Return the path of a local file holding the object's bytes, or ``None``.
+
+        Lets the HTTP layer hand the file to the server's ``sendfile``. The file may be
+        replaced or removed at any time after this returns (open it and check its size). Only
+        drivers that keep objects on local disk (the local driver, the read-through cache)
+        return a path.
+        """
         return None
 
     def exists(self, key: str) -> bool:
         """Return whether ``key`` exists."""
         return self.stat(key) is not None
 
-    def check(self) -> None:
-        """Raise :class:`StorageUnavailable` unless the backend answers (used by readiness)."""
+    def check(self, timeout: float = 2.0) -> None:
+        """Raise :class:`StorageUnavailable` unless the backend answers (used by readiness).
+
+        Remote drivers give up after about ``timeout`` seconds (a frozen server must not hold
+        the probe), whatever their timeouts for ordinary requests.
+        """
         self.stat("healthcheck/probe")
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default

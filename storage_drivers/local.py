@@ -19,7 +19,7 @@ import os
 import re
 import stat as stat_module
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import BinaryIO
 
@@ -209,10 +209,24 @@ class LocalDriver(StorageDriver):
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key!r} from local storage: {exc}") from exc
 
-    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
+    def presigned_get_url(
+        self,
+        key: str,
+        expires_seconds: int = 300,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> str | None:
         """Return ``None``: local files have no URL of their own (the app serves them)."""
         check_key(key)
         return None
+
+    def local_path(self, key: str) -> str | None:
+        """The object's file (see :meth:`StorageDriver.local_path`), ``None`` if it is missing."""
+        path = self.path_for(key)
+        try:
+            result = os.stat(path)
+        except OSError:
+            return None
+        return path if stat_module.S_ISREG(result.st_mode) else None
 
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         """Walk the directory that holds ``prefix`` and yield the keys starting with it.

@@ -8,7 +8,10 @@ URL::
 ``secure`` defaults to ``true`` (HTTPS); ``region`` defaults to ``us-east-1`` (giving it avoids a
 bucket-location request). Credentials come from the URL, else from the environment variables
 ``PARTSBIN_MINIO_ACCESS_KEY`` and ``PARTSBIN_MINIO_SECRET_KEY``; with neither, requests are
-anonymous. An optional path after the bucket is a key prefix. Requests are retried twice at most.
+anonymous. An optional path after the bucket is a key prefix. Timeouts are in seconds (defaults:
+connect 3, read 10); a failed request is retried once, so a frozen server fails a request within
+about 20 s. The readiness probe (:meth:`MinioDriver.check`) uses its own connection pool with a
+2 s budget and no retry.
 
 The bucket is checked when the driver is built: missing -> :class:`StorageMisconfigured` (or
 created with ``create_bucket=true``); unreachable or refused credentials ->
@@ -19,11 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any, BinaryIO
 
 from storage_drivers.base import (
+    PRESIGNABLE_HEADERS,
     BlobNotFound,
     BlobStat,
     StorageDriver,
@@ -65,8 +69,9 @@ _PARAMS = (
 )
 ACCESS_KEY_ENV = "PARTSBIN_MINIO_ACCESS_KEY"
 SECRET_KEY_ENV = "PARTSBIN_MINIO_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
-#: Part size of streaming uploads of unknown length; up to 3 parts are buffered at once.
-PART_SIZE = 8 * 1024 * 1024
+#: Part size of streaming uploads (the S3 minimum): the SDK holds one part, and a copy of it, in
+#: memory at a time.
+PART_SIZE = 5 * 1024 * 1024
 
 
 class MinioDriver(StorageDriver):
@@ -85,8 +90,8 @@ class MinioDriver(StorageDriver):
         secret_key: str | None = None,
         region: str = "us-east-1",
         create_bucket: bool = False,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
     ) -> None:
         """Build the client for ``endpoint`` (``host[:port]``) and check the bucket."""
         if _IMPORT_ERROR is not None:
@@ -98,28 +103,26 @@ class MinioDriver(StorageDriver):
             raise StorageMisconfigured("minio storage needs access_key and secret_key, or neither")
         self.bucket = bucket
         self._root = root_prefix(prefix)
-        self._http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            # Like boto3's "standard" mode: retry connection errors and 5xx replies, twice.
-            retries=urllib3.Retry(
-                total=2,
-                backoff_factor=0.2,
-                status_forcelist=(500, 502, 503, 504),
-                raise_on_status=False,
-            ),
-            maxsize=20,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        # Like boto3's "standard" mode with 2 attempts: retry connection errors, timeouts and
+        # 5xx replies once.
+        retries = urllib3.Retry(
+            total=1,
+            backoff_factor=0.2,
+            status_forcelist=(500, 502, 503, 504),
+            raise_on_status=False,
         )
+        self._http = self._pool(connect_timeout, read_timeout, retries, maxsize=20)
+        self._client_arguments: dict[str, Any] = {
+            "endpoint": endpoint,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "secure": secure,
+            "region": region,
+        }
+        self._probe_http = self._pool(2.0, 2.0, urllib3.Retry(total=0, raise_on_status=False), 2)
         try:
-            self._client = Minio(
-                endpoint,
-                access_key=access_key,
-                secret_key=secret_key,
-                secure=secure,
-                region=region,
-                http_client=self._http,
-            )
+            self._client = Minio(**self._client_arguments, http_client=self._http)
+            self._probe = Minio(**self._client_arguments, http_client=self._probe_http)
         except ValueError as exc:
             raise StorageMisconfigured(f"bad minio endpoint {endpoint!r}: {exc}") from exc
         scheme = "https" if secure else "http"
@@ -150,8 +153,8 @@ class MinioDriver(StorageDriver):
             secret_key=secret_key or None,
             region=params.get("region") or "us-east-1",
             create_bucket=bool_param(params, "create_bucket", False),
-            connect_timeout=seconds_param(params, "connect_timeout", 5.0),
-            read_timeout=seconds_param(params, "read_timeout", 30.0),
+            connect_timeout=seconds_param(params, "connect_timeout", 3.0),
+            read_timeout=seconds_param(params, "read_timeout", 10.0),
         )
 
     def _ensure_bucket(self, create: bool) -> None:
@@ -181,7 +184,7 @@ class MinioDriver(StorageDriver):
     # --- operations ----------------------------------------------------------------------
 
     def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
-        """Upload with ``put_object(length=-1, part_size=8 MiB)``, one part at a time.
+        """Upload with ``put_object(length=-1, part_size=5 MiB)``, one part at a time.
 
         Raises :class:`ValueError` (storing nothing) if ``size`` is given and the stream yields a
         different number of bytes; exceptions raised by ``stream`` propagate unchanged.
@@ -252,15 +255,59 @@ class MinioDriver(StorageDriver):
                 if not item.is_dir and item.object_name is not None:
                     yield BlobStat(item.object_name[skip:], int(item.size or 0), item.last_modified)
 
-    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
-        """Return a SigV4 presigned GET URL (computed locally, no request is made)."""
+    def presigned_get_url(
+        self,
+        key: str,
+        expires_seconds: int = 300,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Return a SigV4 presigned GET URL (computed locally, no request is made).
+
+        ``response_headers`` become the signed ``response-*`` query parameters; ``None`` if one
+        of them has no S3 override (see :data:`~storage_drivers.base.PRESIGNABLE_HEADERS`).
+        """
+        overrides: dict[str, str | list[str] | tuple[str]] = {}
+        for name, value in (response_headers or {}).items():
+            if name not in PRESIGNABLE_HEADERS:
+                return None
+            overrides[f"response-{name.lower()}"] = value
         with self._errors(key):
             return self._client.presigned_get_object(
-                self.bucket, self._name(key), expires=timedelta(seconds=expires_seconds)
+                self.bucket,
+                self._name(key),
+                expires=timedelta(seconds=expires_seconds),
+                response_headers=overrides or None,
             )
+
+    @staticmethod
+    def _pool(connect: float, read: float, retries: Any, maxsize: int) -> Any:
+        return urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=connect, read=read),
+            retries=retries,
+            maxsize=maxsize,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        )
+
+    def check(self, timeout: float = 2.0) -> None:
+        """Stat a probe key through a pool of its own: ``timeout`` per connect and read, no retry.
+
+        Raises :class:`StorageUnavailable` when the server does not answer in time.
+        """
+        probe = self._probe
+        if timeout != 2.0:
+            http = self._pool(timeout, timeout, urllib3.Retry(total=0, raise_on_status=False), 1)
+            probe = Minio(**self._client_arguments, http_client=http)
+        try:
+            probe.stat_object(self.bucket, self._root + BUCKET_PROBE_PREFIX)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            error = self._translate(exc, "healthcheck/probe")
+            if not isinstance(error, BlobNotFound):
+                raise error from exc
 
     def close(self) -> None:
         self._http.clear()
+        self._probe_http.clear()
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -4,14 +4,16 @@ URL::
 
     s3://bucket[/key/prefix]?endpoint_url=http://127.0.0.1:8333&region=us-east-1
         &access_key=...&secret_key=...&create_bucket=true&addressing_style=path
-        &connect_timeout=5&read_timeout=30&max_attempts=2
+        &connect_timeout=3&read_timeout=10&max_attempts=2
 
 Every parameter is optional. Without ``access_key``/``secret_key`` the boto3 credential chain is
 used (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, profiles, instance roles), resolved once
 per process; ``region`` falls back to ``AWS_REGION``/``AWS_DEFAULT_REGION``, then ``us-east-1``.
 An optional path after the bucket is a key prefix: the driver then sees only keys under it.
-Timeouts are in seconds; ``max_attempts`` counts the first try, so a dead endpoint fails within
-a few seconds. ``addressing_style`` defaults to ``path`` with an ``endpoint_url``, else ``auto``.
+Timeouts are in seconds (defaults: connect 3, read 10, so a frozen server fails a request within
+about 20 s with the retry); ``max_attempts`` (default 2) counts the first try. The readiness
+probe (:meth:`S3Driver.check`) uses its own client with a 2 s budget and no retry.
+``addressing_style`` defaults to ``path`` with an ``endpoint_url``, else ``auto``.
 
 The bucket is checked when the driver is built: missing -> :class:`StorageMisconfigured` (or
 created with ``create_bucket=true``); unreachable or refused credentials ->
@@ -22,10 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from storage_drivers.base import (
+    PRESIGNABLE_HEADERS,
     BlobNotFound,
     BlobStat,
     StorageDriver,
@@ -75,6 +79,8 @@ _PARAMS = (
 )
 _ADDRESSING_STYLES = ("auto", "path", "virtual")
 _PART_SIZE = 8 * 1024 * 1024
+#: Parts of one upload in flight at once.
+_CONCURRENCY = 2
 
 
 class S3Driver(StorageDriver):
@@ -93,8 +99,8 @@ class S3Driver(StorageDriver):
         secret_key: str | None = None,
         create_bucket: bool = False,
         addressing_style: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
         max_attempts: int = 2,
     ) -> None:
         """Build the client and check the bucket (see the module docstring for errors)."""
@@ -121,17 +127,21 @@ class S3Driver(StorageDriver):
             s3=s3_options,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # botocore: "max_attempts" counts retries only; "total_max_attempts" the first try too
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             max_pool_connections=20,
         )
+        self._client_arguments: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "aws_access_key_id": access_key,
+            "aws_secret_access_key": secret_key,
+        }
+        self._config = config
+        self._probe_clients: dict[float, Any] = {}
         try:
             with _session_lock:  # creating clients from one session is not thread-safe
                 self._client: Any = session.client(
-                    "s3",
-                    endpoint_url=endpoint_url,
-                    aws_access_key_id=access_key,
-                    aws_secret_access_key=secret_key,
-                    config=config,
+                    "s3", config=config, **self._client_arguments
                 )
                 if access_key is None:
                     credentials = session.get_credentials()
@@ -142,7 +152,7 @@ class S3Driver(StorageDriver):
         self._transfer = TransferConfig(
             multipart_threshold=_PART_SIZE,
             multipart_chunksize=_PART_SIZE,
-            max_concurrency=2,
+            max_concurrency=_CONCURRENCY,
             use_threads=True,
         )
         # Parts read from a non-seekable stream are buffered in memory: bound them to 2 parts
@@ -173,8 +183,8 @@ class S3Driver(StorageDriver):
             secret_key=params.get("secret_key"),
             create_bucket=bool_param(params, "create_bucket", False),
             addressing_style=params.get("addressing_style") or None,
-            connect_timeout=seconds_param(params, "connect_timeout", 5.0),
-            read_timeout=seconds_param(params, "read_timeout", 30.0),
+            connect_timeout=seconds_param(params, "connect_timeout", 3.0),
+            read_timeout=seconds_param(params, "read_timeout", 10.0),
             max_attempts=int_param(params, "max_attempts", 2, minimum=1),
         )
 
@@ -208,15 +218,73 @@ class S3Driver(StorageDriver):
     # --- operations ----------------------------------------------------------------------
 
     def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
-        """Upload with boto3's managed transfer (multipart above 8 MiB, parts buffered in memory).
+        """Upload ``stream``; multipart above 8 MiB, two parts in flight.
 
-        Raises :class:`ValueError` (storing nothing) if ``size`` is given and the stream yields a
-        different number of bytes; exceptions raised by ``stream`` propagate unchanged.
+        A seekable stream of known ``size`` (the upload spool) is sent straight from the stream:
+        each part reads its own byte window (under a lock), so memory stays at a few buffers
+        whatever the size. Any other stream goes through boto3's managed transfer, which buffers
+        at most two parts in memory. Raises :class:`ValueError` (storing nothing) if ``size`` is
+        given and the stream holds a different number of bytes; exceptions raised by ``stream``
+        propagate unchanged.
         """
         name = self._name(key)
+        if size is not None and _seekable(stream):
+            self._put_windows(name, stream, size)
+            return
         reader = SizeCheckingReader(stream, size)
         with self._errors(key=None):
             self._client.upload_fileobj(reader, self.bucket, name, Config=self._transfer)
+
+    def _put_windows(self, name: str, stream: BinaryIO, size: int) -> None:
+        start = stream.tell()
+        available = stream.seek(0, 2) - start
+        stream.seek(start)
+        if available != size:
+            raise ValueError(f"stream holds {available} bytes; {size} were announced")
+        lock = threading.Lock()
+        if size <= _PART_SIZE:
+            with self._errors(key=None):
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=name,
+                    Body=_Window(stream, lock, start, size),
+                    ContentLength=size,
+                )
+            return
+        with self._errors(key=None):
+            upload_id = self._client.create_multipart_upload(Bucket=self.bucket, Key=name)[
+                "UploadId"
+            ]
+
+        def send(number: int) -> dict[str, Any]:
+            offset = (number - 1) * _PART_SIZE
+            length = min(_PART_SIZE, size - offset)
+            answer = self._client.upload_part(
+                Bucket=self.bucket,
+                Key=name,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=_Window(stream, lock, start + offset, length),
+                ContentLength=length,
+            )
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
+        numbers = range(1, (size + _PART_SIZE - 1) // _PART_SIZE + 1)
+        try:
+            with self._errors(key=None), ThreadPoolExecutor(_CONCURRENCY) as pool:
+                parts = list(pool.map(send, numbers))
+                self._client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=name,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=name, UploadId=upload_id
+                )
+            raise
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """GET the object (with a ``Range`` header unless reading it whole) and stream the body.
@@ -275,18 +343,60 @@ class S3Driver(StorageDriver):
                 for item in page.get("Contents", ()):
                     yield BlobStat(item["Key"][skip:], int(item["Size"]), item.get("LastModified"))
 
-    def presigned_get_url(self, key: str, expires_seconds: int = 300) -> str | None:
-        """Return a SigV4 presigned GET URL (computed locally, no request is made)."""
+    def presigned_get_url(
+        self,
+        key: str,
+        expires_seconds: int = 300,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Return a SigV4 presigned GET URL (computed locally, no request is made).
+
+        ``response_headers`` become the signed ``response-*`` overrides; ``None`` if one of
+        them has no S3 override (see :data:`~storage_drivers.base.PRESIGNABLE_HEADERS`).
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._name(key)}
+        for name, value in (response_headers or {}).items():
+            parameter = PRESIGNABLE_HEADERS.get(name)
+            if parameter is None:
+                return None
+            params[parameter] = value
         with self._errors(key):
             url: str = self._client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": self._name(key)},
-                ExpiresIn=expires_seconds,
+                "get_object", Params=params, ExpiresIn=expires_seconds
             )
         return url
 
+    def check(self, timeout: float = 2.0) -> None:
+        """HEAD a probe key with a client of its own: ``timeout`` per connect and read, no retry."""
+        client = self._probe_client(timeout)
+        try:
+            client.head_object(Bucket=self.bucket, Key=self._probe_prefix)
+        except botocore.exceptions.ClientError as exc:
+            error = self._translate(exc, "healthcheck/probe")
+            if not isinstance(error, BlobNotFound):
+                raise error from exc
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as exc:
+            raise self._translate(exc, None) from exc
+
+    def _probe_client(self, timeout: float) -> Any:
+        with _session_lock:
+            client = self._probe_clients.get(timeout)
+            if client is None:
+                config = self._config.merge(
+                    Config(
+                        connect_timeout=timeout,
+                        read_timeout=timeout,
+                        retries={"total_max_attempts": 1, "mode": "standard"},
+                    )
+                )
+                client = _session.client("s3", config=config, **self._client_arguments)
+                self._probe_clients[timeout] = client
+            return client
+
     def close(self) -> None:
         self._client.close()
+        for client in self._probe_clients.values():
+            client.close()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -337,6 +447,57 @@ def _shared_session() -> Any:
         if _session is None:
             _session = boto3.session.Session()
         return _session
+
+
+def _seekable(stream: object) -> bool:
+    """Whether ``stream`` can be read at any offset (``seek``/``tell``, not declared unseekable)."""
+    if not (callable(getattr(stream, "seek", None)) and callable(getattr(stream, "tell", None))):
+        return False
+    seekable = getattr(stream, "seekable", None)
+    return bool(seekable()) if callable(seekable) else True
+
+
+class _Window:
+    """A seekable read-only view of ``length`` bytes of ``stream`` from ``start``.
+
+    Several windows share one stream: each read seeks and reads under ``lock``, so parts can be
+    sent concurrently (botocore may read a body twice: once to checksum it, once to send it).
+    """
+
+    def __init__(self, stream: BinaryIO, lock: threading.Lock, start: int, length: int) -> None:
+        self._stream = stream
+        self._lock = lock
+        self._start = start
+        self._length = length
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._length - self._position
+        want = remaining if size is None or size < 0 else min(size, remaining)
+        if want <= 0:
+            return b""
+        with self._lock:
+            self._stream.seek(self._start + self._position)
+            data = self._stream.read(want)
+        self._position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._position, 2: self._length}[whence]
+        self._position = max(0, min(self._length, base + offset))
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return self._length
 
 
 def _code_and_status(exc: Any) -> tuple[str | None, int | None]:

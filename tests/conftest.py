@@ -1,14 +1,17 @@
 """Shared fixtures: an app on SQLite and on PostgreSQL, its client and CLI runner.
 
 Every test that takes ``app`` (or ``client``, ``db_url``) runs twice: ``[sqlite]`` and
-``[postgres]``; the PostgreSQL server is started once per session (see tests/servers/).
+``[postgres]``; the PostgreSQL server is started once per session (see core/testing/servers/).
 """
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +31,11 @@ pytest_plugins = ["tests.servers.fixtures"]
 # In-process test apps connect per request (many short-lived apps must not hold pooled
 # connections to the shared PostgreSQL); tests of the pool, and live servers, set it themselves.
 os.environ["PARTSBIN_DB_POOL_SIZE"] = "0"
+# Apps on S3/MinIO serve through the read-through cache, in a folder of this session's own (never
+# the working directory's data/cache); content is immutable, so tests may share it.
+_CACHE_DIR = tempfile.mkdtemp(prefix="partsbin-test-cache-")
+os.environ["PARTSBIN_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 

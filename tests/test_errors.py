@@ -27,9 +27,9 @@ from core.db import close_database
 from core.errors import database_unavailable
 from core.migrate import apply_migrations
 from core.state import get_state
+from core.testing.servers.process import free_ports
 from storage_drivers.base import BlobNotFound, StorageMisconfigured, StorageUnavailable
 from storage_drivers.s3_common import S3Target, classify_s3_error, unreachable
-from tests.servers.process import free_ports
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.live_server import LiveServer
+from core.testing.servers.live_server import LiveServer
 
 
 def test_serve_migrates_and_answers_ready(tmp_path: Path) -> None:

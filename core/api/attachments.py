@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, Field, RootModel, ValidationError
 
-from core.api.schemas import HTTP_URL_SCHEMA, MAX_ID, StrictBody, error_responses
+from core.api.schemas import (
+    HTTP_URL_SCHEMA,
+    MAX_ID,
+    BodyId,
+    SingleLine,
+    SingleLineRequired,
+    StrictBody,
+    error_responses,
+)
 from core.api.uploads import receive_upload
 from core.attachments import service, views
 from core.attachments.archive import archive_entries, stream_archive
 from core.attachments.entities import find_owner
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, validation_details
 from core.state import get_state
 
 blueprint = APIBlueprint(
@@ -74,21 +82,34 @@ class AttachmentSetBody(CoverBody):
     owner: Owner | None
 
 
+#: Longest title a client may send (the column holds 255 characters).
+TITLE_MAX_CHARS = 255
+
+Title = Annotated[SingleLineRequired, Field(min_length=1, max_length=TITLE_MAX_CHARS)]
+
+
 class UrlAttachmentIn(StrictBody):
-    title: str | None = Field(default=None, max_length=10_000)
+    title: Annotated[SingleLine, Field(max_length=10_000)] | None = None
     url: str = Field(min_length=1, max_length=2000, json_schema_extra=HTTP_URL_SCHEMA)
 
 
 class TitleIn(StrictBody):
-    title: str = Field(min_length=1, max_length=255)
+    title: Title
+
+
+class UploadForm(StrictBody):
+    """The text of a multipart upload: its ``title`` field and the file part's name."""
+
+    title: Title
+    filename: Annotated[SingleLine, Field(max_length=1024)] | None = None
 
 
 class CoverIn(StrictBody):
-    attachment_id: int | None = Field(ge=1, le=MAX_ID)
+    attachment_id: BodyId | None
 
 
 class CopyIn(StrictBody):
-    attachment_id: int = Field(ge=1, le=MAX_ID)
+    attachment_id: BodyId
     set_as_cover: bool = False
 
 
@@ -113,7 +134,7 @@ _UPLOAD_BODY = {
                     "required": ["file", "title"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "title": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "title": UploadForm.model_json_schema()["properties"]["title"],
                     },
                 }
             },
@@ -157,8 +178,9 @@ def create_attachment(path: SetPath) -> Response:
             allowed_types=settings.allowed_types,
             required_fields=("title",),
         ) as upload:
+            form = _upload_form(upload.form["title"], upload.filename)
             attachment = service.add_file(
-                state, path.set_id, upload.spool, upload.form["title"], upload.filename
+                state, path.set_id, upload.spool, form.title, form.filename
             )
     elif mimetype == "application/json":
         body = UrlAttachmentIn.model_validate(_json_body())
@@ -173,6 +195,21 @@ def create_attachment(path: SetPath) -> Response:
     response = jsonify(views.attachment_full(attachment))
     response.status_code = 201
     return response
+
+
+def _upload_form(title: str, filename: str | None) -> UploadForm:
+    """The upload's title and file name, validated (a 400 names ``title`` or ``file.filename``)."""
+    try:
+        return UploadForm(title=title, filename=filename or None)
+    except ValidationError as exc:
+        fields = {
+            {"filename": "file.filename"}.get(name, name): message
+            for name, message in validation_details(exc)["fields"].items()
+        }
+        raise ValidationFailed(
+            "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
+            {"fields": fields},
+        ) from None
 
 
 def _json_body() -> Any:

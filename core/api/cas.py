@@ -2,19 +2,22 @@
 
 Stateless (no database), streamed (never the whole blob in memory) and cacheable forever: the URL
 names the content. See :mod:`core.cas.serving` for the header rules and
-:mod:`core.cas.thumbnails` for thumbnails. With ``PARTSBIN_CAS_REDIRECT=presigned`` the answer is
-a 302 to the storage's presigned URL when that is safe (see :func:`_redirect_allowed`).
+:mod:`core.cas.thumbnails` for thumbnails. Reads go through the read-through cache when one is
+configured (:mod:`storage_drivers.cache`); objects in local files are sent with ``sendfile``.
+With ``PARTSBIN_CAS_REDIRECT=presigned`` the answer is a 302 to the storage's presigned URL, with
+the response headers signed into it, when that is safe (see :func:`_presigned_url`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 from flask_openapi3.types import ResponseDict
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from werkzeug.wsgi import wrap_file
 
 from core.api.schemas import QueryModel
 from core.cas import thumbnails
@@ -31,6 +34,7 @@ from core.cas.serving import (
     normalize_content_type,
     not_modified,
     open_body,
+    open_local_file,
     select_range,
     sniff_blob,
     strong_etag,
@@ -38,6 +42,8 @@ from core.cas.serving import (
 from core.cas.sniff import ACTIVE_TYPES, INLINE_SAFE_TYPES
 from core.errors import NotFound, error_response
 from core.state import PartsbinState, get_state
+from storage_drivers.base import StorageDriver, accepts_keyword
+from storage_drivers.streams import CHUNK_SIZE
 
 blueprint = APIBlueprint(
     "cas",
@@ -67,12 +73,20 @@ class CasPath(BaseModel):
         return value
 
 
+#: What ``normalize_content_type`` accepts, for the OpenAPI document.
+CONTENT_TYPE_PATTERN = (
+    r"^\s*[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+    r"(?:[ \t]*;[ \t]*[Cc][Hh][Aa][Rr][Ss][Ee][Tt]=[A-Za-z0-9][A-Za-z0-9_.:+-]{0,39})?\s*$"
+)
+
+
 class CasQuery(QueryModel):
     """Query parameters of ``/api/cas/<sha256>``."""
 
     content_type: str | None = Field(
         default=None,
         max_length=200,
+        json_schema_extra={"pattern": CONTENT_TYPE_PATTERN},
         description="Content-Type to send instead of the detected one (type/subtype, optional "
         "charset). Types that can run script, or are not known to be safe inline, are always "
         "sent as an attachment. Not allowed together with thumbnail.",
@@ -185,15 +199,15 @@ def get_blob(path: CasPath, query: CasQuery) -> Response:
 
 
 def _serve_blob(state: PartsbinState, sha256: str, query: CasQuery) -> Response:
-    storage = state.storage
+    storage = state.read_storage
     key = cas_key(sha256)
     if_none_match = request.headers.get("If-None-Match")
     if not_modified(if_none_match, sha256) and not is_star(if_none_match):
         return _not_modified(sha256)  # the hash names the bytes: no storage access needed
     detected: str | None = None
-    if _redirect_allowed(state, query):
+    if state.settings.cas_redirect == "presigned" and not is_star(if_none_match):
         detected = sniff_blob(storage, key)
-        url = _safe_presigned_url(state, key, detected)
+        url = _presigned_url(storage, key, detected, query)
         if url is not None:
             return _redirect(url)
     stat = storage.stat(key)
@@ -201,7 +215,7 @@ def _serve_blob(state: PartsbinState, sha256: str, query: CasQuery) -> Response:
         raise NotFound(f"no blob with hash {sha256}", {"sha256": sha256})
     if is_star(if_none_match):
         return _not_modified(sha256)
-    return _stream(state, key, stat.size, sha256, query, detected_type=detected)
+    return _stream(storage, key, stat.size, sha256, query, detected_type=detected)
 
 
 def _serve_thumbnail(state: PartsbinState, sha256: str, size: int, query: CasQuery) -> Response:
@@ -210,8 +224,9 @@ def _serve_thumbnail(state: PartsbinState, sha256: str, size: int, query: CasQue
     if not_modified(if_none_match, etag) and not is_star(if_none_match):
         return _not_modified(etag)
     settings = state.settings
+    storage = state.read_storage
     stat = thumbnails.ensure_thumbnail(
-        state.storage,
+        storage,
         sha256,
         size,
         max_pixels=settings.thumbnail_max_pixels,
@@ -219,17 +234,17 @@ def _serve_thumbnail(state: PartsbinState, sha256: str, size: int, query: CasQue
     )
     if is_star(if_none_match):
         return _not_modified(etag)
-    if _redirect_allowed(state, query):
-        url = _safe_presigned_url(state, stat.key, thumbnails.THUMBNAIL_CONTENT_TYPE)
+    if settings.cas_redirect == "presigned":
+        url = _presigned_url(storage, stat.key, thumbnails.THUMBNAIL_CONTENT_TYPE, query)
         if url is not None:
             return _redirect(url)
     return _stream(
-        state, stat.key, stat.size, etag, query, detected_type=thumbnails.THUMBNAIL_CONTENT_TYPE
+        storage, stat.key, stat.size, etag, query, detected_type=thumbnails.THUMBNAIL_CONTENT_TYPE
     )
 
 
 def _stream(
-    state: PartsbinState,
+    storage: StorageDriver,
     key: str,
     size: int,
     etag: str,
@@ -237,7 +252,11 @@ def _stream(
     *,
     detected_type: str | None,
 ) -> Response:
-    """Answer 200/206/416 for ``key``; sniff its type unless ``detected_type`` is known."""
+    """Answer 200/206/416 for ``key``; sniff its type unless ``detected_type`` is known.
+
+    A GET of an object the driver holds in a local file (local driver, cache hit) is handed to
+    the WSGI server's ``wsgi.file_wrapper`` (``sendfile`` under gunicorn); others stream.
+    """
     try:
         byte_range = select_range(
             request.headers.get("Range"), size, etag=etag, if_range=request.headers.get("If-Range")
@@ -247,17 +266,21 @@ def _stream(
         response.headers["Content-Range"] = exc.content_range
         return response
     start, end = (byte_range.start, byte_range.end) if byte_range else (0, size - 1)
-    body: Iterator[bytes] | None = None
+    body: Iterable[bytes] | None = None
+    detected = detected_type
     if request.method == "HEAD":
-        detected = detected_type or sniff_blob(state.storage, key, size)
+        detected = detected_type or sniff_blob(storage, key, size)
     else:
-        body, sniffed = open_body(
-            state.storage, key, start, end, size=size, sniff=detected_type is None
-        )
-        detected = detected_type or sniffed or "application/octet-stream"
+        opened = open_local_file(storage, key, start, end, size=size, sniff=detected is None)
+        if opened is not None:
+            file, sniffed = opened
+            body = wrap_file(request.environ, file, buffer_size=CHUNK_SIZE)  # type: ignore[arg-type]
+        else:
+            body, sniffed = open_body(storage, key, start, end, size=size, sniff=detected is None)
+        detected = detected or sniffed or "application/octet-stream"
     try:
         presentation = decide_presentation(
-            detected,
+            detected or "application/octet-stream",
             requested_type=query.content_type,
             disposition=query.disposition,
             filename=query.filename,
@@ -271,7 +294,7 @@ def _stream(
 
 
 def _blob_response(
-    body: Iterator[bytes] | None,
+    body: Iterable[bytes] | None,
     presentation: Presentation,
     etag: str,
     size: int,
@@ -304,30 +327,36 @@ def _not_modified(etag: str) -> Response:
     return response
 
 
-def _redirect_allowed(state: PartsbinState, query: CasQuery) -> bool:
-    """Whether a presigned redirect can honour the request.
+def _presigned_url(
+    storage: StorageDriver, key: str, detected_type: str, query: CasQuery
+) -> str | None:
+    """A presigned URL that answers exactly as the app would, or ``None`` to serve it here.
 
-    Presigned URLs carry no response-header overrides, so a request asking for its own type,
-    file name or ``attachment`` is served by the app instead.
+    The URL carries the response's ``Content-Type``, ``Content-Disposition`` (``filename``,
+    ``disposition``) and ``Cache-Control`` as signed overrides. The storage origin cannot send
+    our CSP or ``nosniff``, so only bytes that need neither leave through a redirect: the
+    detected *and* the served type must be safe inline (images, PDF) and not active. Anything
+    else, or a driver that cannot sign the overrides, is served by the app.
     """
-    return (
-        state.settings.cas_redirect == "presigned"
-        and query.content_type is None
-        and query.filename is None
-        and query.disposition != "attachment"
+    presentation = decide_presentation(
+        detected_type,
+        requested_type=query.content_type,
+        disposition=query.disposition,
+        filename=query.filename,
     )
-
-
-def _safe_presigned_url(state: PartsbinState, key: str, detected_type: str) -> str | None:
-    """A presigned URL for ``key``, or ``None`` to serve through the app.
-
-    Only content that is safe inline leaves through a redirect: the storage origin sends neither
-    our CSP nor ``nosniff``, so active or unknown content is served by the app.
-    """
-    media_type = base_type(detected_type)
-    if media_type not in INLINE_SAFE_TYPES or media_type in ACTIVE_TYPES:
-        return None
-    return state.storage.presigned_get_url(key, expires_seconds=PRESIGNED_EXPIRES_SECONDS)
+    for media_type in (base_type(detected_type), base_type(presentation.content_type)):
+        if media_type not in INLINE_SAFE_TYPES or media_type in ACTIVE_TYPES:
+            return None
+    overrides = {
+        "Content-Type": presentation.content_type,
+        "Content-Disposition": presentation.content_disposition,
+        "Cache-Control": IMMUTABLE_CACHE_CONTROL,
+    }
+    if not accepts_keyword(storage.presigned_get_url, "response_headers"):
+        return None  # a third-party driver that cannot sign overrides: serve it here
+    return storage.presigned_get_url(
+        key, expires_seconds=PRESIGNED_EXPIRES_SECONDS, response_headers=overrides
+    )
 
 
 def _redirect(url: str) -> Response:

@@ -2,7 +2,9 @@
 :mod:`core.plugin_api`).
 
 Text fields are stripped of surrounding whitespace (``StrictTextBody`` turns that on) and
-optional text that is blank arrives as ``None``, so blank strings are never stored.
+optional text that is blank arrives as ``None``, so blank strings are never stored. Every text
+type follows the control-character rule of :mod:`core.api.schemas` (single-line text refuses
+C0 controls and DEL; multi-line text allows tab, LF and CR), checked before stripping.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from core.api.schemas import MAX_ID, StrictBody
+from core.api.schemas import (
+    MAX_ID,
+    MultiLine,
+    SingleLine,
+    StrictBody,
+    check_multi_line,
+    check_single_line,
+)
 
 
 def blank_to_none(value: Any) -> Any:
@@ -27,12 +36,32 @@ class StrictTextBody(StrictBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Text50 = Annotated[Annotated[str, Field(max_length=50)] | None, BeforeValidator(blank_to_none)]
-Text100 = Annotated[Annotated[str, Field(max_length=100)] | None, BeforeValidator(blank_to_none)]
-Text255 = Annotated[Annotated[str, Field(max_length=255)] | None, BeforeValidator(blank_to_none)]
-Text500 = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(blank_to_none)]
+# Before-validators run last-listed first: the control-character check sees the text as sent,
+# then blank text becomes None.
+Text50 = Annotated[
+    Annotated[SingleLine, Field(max_length=50)] | None,
+    BeforeValidator(blank_to_none),
+    BeforeValidator(check_single_line),
+]
+Text100 = Annotated[
+    Annotated[SingleLine, Field(max_length=100)] | None,
+    BeforeValidator(blank_to_none),
+    BeforeValidator(check_single_line),
+]
+Text255 = Annotated[
+    Annotated[SingleLine, Field(max_length=255)] | None,
+    BeforeValidator(blank_to_none),
+    BeforeValidator(check_single_line),
+]
+Text500 = Annotated[
+    Annotated[SingleLine, Field(max_length=500)] | None,
+    BeforeValidator(blank_to_none),
+    BeforeValidator(check_single_line),
+]
 LongText = Annotated[
-    Annotated[str, Field(max_length=10_000)] | None, BeforeValidator(blank_to_none)
+    Annotated[MultiLine, Field(max_length=10_000)] | None,
+    BeforeValidator(blank_to_none),
+    BeforeValidator(check_multi_line),
 ]
 #: An optional id in a query string (``?type_id=`` with nothing after it means "not given").
 OptionalQueryId = Annotated[

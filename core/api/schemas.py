@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic.json_schema import JsonDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import JsonDict, JsonSchemaValue
+from pydantic_core import CoreSchema
 
 #: Largest id accepted in a path (PostgreSQL integer); larger ids are a 400, not a 500.
 MAX_ID = 2**31 - 1
+
+
+def _no_bool_or_text(value: Any) -> Any:
+    # JSON Schema's integer includes 7.0, but never true or "7" (pydantic would take both).
+    if isinstance(value, (bool, str)):
+        raise ValueError(
+            f"must be an integer, not {'a boolean' if isinstance(value, bool) else 'text'}"
+        )
+    return value
+
+
+#: An id in a JSON body: an integer from 1 to MAX_ID (``true`` or ``"7"`` is not an id).
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_no_bool_or_text)]
 
 
 class ErrorBody(BaseModel):
@@ -88,3 +112,102 @@ class QueryModel(BaseModel):
 
 
 _SCHEMAS: dict[tuple[Any, ...], str] = {}
+
+
+# --- text -----------------------------------------------------------------------------------
+# One rule for every text a client sends (JSON bodies, form fields, file names, query strings):
+# - single-line text (names, titles, file names, codes, queries) refuses every C0 control
+#   character (U+0000-U+001F, so tab and newlines too) and DEL (U+007F);
+# - multi-line text (descriptions, notes) allows tab, LF and CR and refuses the other C0
+#   controls and DEL.
+# U+0000 is therefore always refused (PostgreSQL cannot store it). The check runs on the text as
+# sent, before any whitespace is stripped, and a refusal is a 400 ``VALIDATION_ERROR`` naming the
+# field. Text that is not the client's own (titles fetched from web pages) is cleaned with
+# :func:`strip_control_characters` instead. The OpenAPI document carries the same rule as a
+# ``pattern`` (Python ``re`` syntax; ``\s`` is what ``str.strip()`` removes).
+
+SINGLE_LINE_FORBIDDEN = r"\x00-\x1f\x7f"
+MULTI_LINE_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_SINGLE_LINE_RE = re.compile(f"[{SINGLE_LINE_FORBIDDEN}]")
+_MULTI_LINE_RE = re.compile(f"[{MULTI_LINE_FORBIDDEN}]")
+
+
+def _refuse(found: re.Match[str] | None, rule: str) -> None:
+    if found:
+        raise ValueError(f"must not contain control character U+{ord(found.group()):04X} ({rule})")
+
+
+def check_single_line(value: Any) -> Any:
+    """``value`` unchanged; raises ``ValueError`` if it is a string holding a C0 control character
+    or DEL. Anything that is not a string passes (type validation judges it)."""
+    if isinstance(value, str):
+        _refuse(_SINGLE_LINE_RE.search(value), "single-line text refuses U+0000-U+001F and U+007F")
+    return value
+
+
+def check_multi_line(value: Any) -> Any:
+    """Like :func:`check_single_line`, but tab, LF and CR are allowed."""
+    if isinstance(value, str):
+        _refuse(
+            _MULTI_LINE_RE.search(value),
+            "text refuses U+0000-U+001F except tab, LF and CR, and U+007F",
+        )
+    return value
+
+
+def _check_not_blank(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def strip_control_characters(value: str) -> str:
+    """``value`` without C0 control characters and DEL (runs of them and of whitespace become one
+    space), for text that is not the client's own, such as a fetched page's title."""
+    if not _SINGLE_LINE_RE.search(value):
+        return value
+    return " ".join(_SINGLE_LINE_RE.sub(" ", value).split())
+
+
+@dataclass(frozen=True)
+class TextPattern:
+    """Annotated metadata that puts ``pattern`` into a string's JSON schema (documentation only:
+    the validators above enforce the rule with a clearer message)."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
+
+
+def _pattern(forbidden: str, required: bool) -> TextPattern:
+    allowed = f"[^{forbidden}]"
+    if required:
+        return TextPattern(f"^{allowed}*[^\\s{forbidden}]{allowed}*$")
+    return TextPattern(f"^{allowed}*$")
+
+
+#: Single-line text (add ``Field(max_length=...)``); the ``Required`` variants must not be blank.
+SingleLine = Annotated[
+    str, BeforeValidator(check_single_line), _pattern(SINGLE_LINE_FORBIDDEN, required=False)
+]
+SingleLineRequired = Annotated[
+    str,
+    BeforeValidator(_check_not_blank),
+    BeforeValidator(check_single_line),
+    _pattern(SINGLE_LINE_FORBIDDEN, required=True),
+]
+#: Multi-line text (tab, LF and CR allowed).
+MultiLine = Annotated[
+    str, BeforeValidator(check_multi_line), _pattern(MULTI_LINE_FORBIDDEN, required=False)
+]
+MultiLineRequired = Annotated[
+    str,
+    BeforeValidator(_check_not_blank),
+    BeforeValidator(check_multi_line),
+    _pattern(MULTI_LINE_FORBIDDEN, required=True),
+]

@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from typing import IO
 
 from flask import Request, request
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.wsgi import LimitedStream
 
 from core.cas.spool import IngestSpool
-from core.errors import ValidationFailed
+from core.errors import PayloadTooLarge, ValidationFailed
 
 #: Multipart framing around a file: boundaries, part headers and small text fields.
 MULTIPART_OVERHEAD = 64 * 1024
+#: Longest text field of an upload form; a larger one is a 413 naming this limit. Werkzeug
+#: applies it to its parse buffer too, so it must stay well above the parser's 64 KiB reads.
+FORM_FIELD_MAX_BYTES = 256 * 1024
 
 _POLICY_KEY = "partsbin.upload_policy"
 
@@ -110,9 +116,11 @@ def receive_upload(
     detected content type. ``allowed_types`` are the accepted detected types (``None``: any).
     Text fields named in ``required_fields`` must be present and not blank.
 
-    Raises :class:`~core.errors.ValidationFailed` (400) when the body is not multipart or a field
-    is missing (naming every missing field), :class:`~core.errors.PayloadTooLarge` (413) and
-    :class:`~core.errors.UnsupportedMediaType` (415) as the file arrives. Raises
+    Raises :class:`~core.errors.ValidationFailed` (400) when the body is not multipart, cannot be
+    parsed (``MALFORMED_MULTIPART``, e.g. part headers that are not UTF-8) or a field is missing
+    (naming every missing field); :class:`~core.errors.PayloadTooLarge` (413) for a text field
+    over :data:`FORM_FIELD_MAX_BYTES` (``details.limit == "form_field"``) and, as the file
+    arrives, for a file over its limit; :class:`~core.errors.UnsupportedMediaType` (415). Raises
     :class:`RuntimeError` if the request body was already parsed (call this first).
     """
     if request.mimetype != "multipart/form-data":
@@ -128,7 +136,8 @@ def receive_upload(
         lambda content_type: min(max_bytes, per_type(content_type)), allowed_types
     )
     request.max_content_length = max_bytes + MULTIPART_OVERHEAD
-    files, form = request.files, request.form
+    request.max_form_memory_size = FORM_FIELD_MAX_BYTES
+    files, form = _parse_form()
     upload = files.get(field)
     missing = [] if isinstance(getattr(upload, "stream", None), IngestSpool) else [field]
     missing += [name for name in required_fields if not form.get(name, "").strip()]
@@ -145,3 +154,42 @@ def receive_upload(
     spool.finish()
     return Upload(spool=spool, filename=upload.filename, form=form)
 
+
+
+class _NonSilentFormParser(FormDataParser):
+    """Werkzeug's form parser, raising its ``ValueError`` instead of answering an empty form."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["silent"] = False
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _parse_form() -> tuple[MultiDict[str, FileStorage], MultiDict[str, str]]:
+    request.form_data_parser_class = _NonSilentFormParser
+    try:
+        return request.files, request.form
+    except UnicodeDecodeError:
+        raise ValidationFailed(
+            "a multipart part's headers are not UTF-8 (a file name with a raw Latin-1 byte?): "
+            "send the file name in UTF-8, or as RFC 5987 filename*=UTF-8''...",
+            {"fields": {"file.filename": "not valid UTF-8"}},
+            code="MALFORMED_MULTIPART",
+        ) from None
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"the multipart body cannot be parsed: {exc}", code="MALFORMED_MULTIPART"
+        ) from None
+    except RequestEntityTooLarge:
+        limit = request.max_content_length
+        if request.content_length is not None:
+            body_limit_hit = limit is not None and request.content_length > limit
+        else:  # chunked: the stream stops at the body limit
+            stream = request.stream
+            body_limit_hit = isinstance(stream, LimitedStream) and stream.is_exhausted
+        if body_limit_hit:
+            raise
+        raise PayloadTooLarge(
+            f"a form field is larger than the {FORM_FIELD_MAX_BYTES}-byte limit for text "
+            "fields (send the file as the file part)",
+            {"limit_bytes": FORM_FIELD_MAX_BYTES, "limit": "form_field"},
+        ) from None

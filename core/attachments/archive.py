@@ -12,13 +12,35 @@ from core.attachments.models import Attachment
 from storage_drivers.base import StorageDriver
 
 _UNSAFE = re.compile(r"[^\w.\- ()]+", re.UNICODE)
+#: Bidirectional formatting characters (they can make ``x\u202egnp.exe`` look like ``xexe.png``).
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: Device names Windows reserves with any extension (``CON.png`` cannot be created there).
+_RESERVED = re.compile(
+    r"^(?:con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$", re.I
+)
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
-    """A file name with no path parts, control characters or leading dots; never empty."""
+    """A file name with no path parts, control or bidirectional formatting characters, leading
+    dots or Windows-reserved device names (``CON.png`` becomes ``_CON.png``); never empty."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = _BIDI.sub("", base)
     base = _UNSAFE.sub("_", base).strip(" ._")[:150]
+    if _RESERVED.match(base.split(".", 1)[0].rstrip(" ")):
+        base = "_" + base
     return base or fallback
+
+
+def _with_type_extension(name: str, content_type: str | None) -> str:
+    """``name`` ending in an extension of ``content_type`` (the stored bytes' detected type), so
+    an archive entry never claims another type: ``report.exe`` of a PNG is ``report.exe.png``."""
+    extensions = mimetypes.guess_all_extensions(content_type or "")
+    if not extensions:
+        return name
+    _stem, dot, suffix = name.rpartition(".")
+    if dot and f".{suffix.lower()}" in extensions:
+        return name
+    return name + (mimetypes.guess_extension(content_type or "") or extensions[0])
 
 
 def archive_names(attachments: list[Attachment]) -> list[tuple[Attachment, str]]:
@@ -28,10 +50,8 @@ def archive_names(attachments: list[Attachment]) -> list[tuple[Attachment, str]]
     for attachment in attachments:
         if not attachment.s3_key:
             continue
-        ext = mimetypes.guess_extension(attachment.content_type or "") or ""
         name = safe_filename(attachment.filename or attachment.title, f"attachment-{attachment.id}")
-        if "." not in name and ext:
-            name += ext
+        name = _with_type_extension(name, attachment.content_type)
         stem, dot, suffix = name.rpartition(".")
         if not dot:
             stem, suffix = name, ""

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
+from core.api.schemas import strip_control_characters
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import Readable, StoredBlob, ingest, sha256_of_key, store_spool
@@ -30,8 +31,10 @@ FILENAME_MAX = 255
 
 
 def fit_text(value: str | None, limit: int) -> str:
-    """``value`` with runs of whitespace collapsed to one space, cut to ``limit`` characters."""
-    return " ".join((value or "").split())[:limit]
+    """``value`` without control characters, with runs of whitespace collapsed to one space, cut
+    to ``limit`` characters (client text was validated already; fetched or derived text such as a
+    URL's file name is cleaned here)."""
+    return " ".join(strip_control_characters(value or "").split())[:limit]
 
 
 @contextmanager
@@ -153,13 +156,14 @@ def add_file(
     ``set_as_cover``; the first image becomes the cover anyway).
 
     The type comes from the content, which must be sound (see :mod:`core.cas.validate`). Raises
-    :class:`NotFound` (unknown set; checked before any byte is read), 413, 415, 422 or storage
-    503 — and in every error case no row is written.
+    :class:`NotFound` (unknown set: checked before any byte of a plain ``stream`` is read; a
+    spool was read while the request was parsed, after the API checked the set, and the insert
+    checks again), 413, 415, 422 or storage 503 — and in every error case no row is written.
     """
-    get_set(set_id)
     if isinstance(stream, IngestSpool):  # already hashed and checked while the body was parsed
         blob = store_spool(state.storage, stream, state.settings.thumbnail_max_pixels)
     else:
+        get_set(set_id)
         blob = ingest(
             state.storage,
             stream,

@@ -56,20 +56,24 @@ def store_spool(
 ) -> StoredBlob:
     """Put a finished spool's bytes under ``cas/<sha256>`` unless an object of that size is there.
 
-    With ``max_pixels``, the content is first checked to be a sound file of its type
-    (:func:`core.cas.validate.validate_content`; 422 otherwise). Returns the stored blob. Raises
-    :class:`storage_drivers.base.StorageUnavailable` when storage is down (then nothing may
-    reference the hash).
+    One ``stat``; then, only for new bytes, the content check and one ``put``. A dedup hit (the
+    object is there with this size: the same bytes, since the key is their hash) is neither
+    checked nor stored again: every blob under ``cas/`` passed the upload pipeline when it was
+    first stored. For new bytes with ``max_pixels``, the content must be a sound file of its
+    type (:func:`core.cas.validate.validate_content`; 422 otherwise, nothing stored). Returns
+    the blob. Raises :class:`storage_drivers.base.StorageUnavailable` when storage is down (then
+    nothing may reference the hash).
     """
     spool.finish()
-    if max_pixels is not None:
-        validate_content(spool, max_pixels)
     assert spool.sha256 is not None and spool.content_type is not None
     blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
     existing = storage.stat(blob.key)
-    if existing is None or existing.size != blob.size:
-        spool.seek(0)
-        storage.put(blob.key, spool, blob.size)  # type: ignore[arg-type]
+    if existing is not None and existing.size == blob.size:
+        return blob
+    if max_pixels is not None:
+        validate_content(spool, max_pixels)
+    spool.seek(0)
+    storage.put(blob.key, spool, blob.size)  # type: ignore[arg-type]
     return blob
 
 

@@ -7,12 +7,16 @@ file right after its limit, and the bytes are hashed in the same pass (no second
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import tempfile
 from collections.abc import Callable, Collection
 
 from core.cas.sniff import SNIFF_BYTES, detect_content_type
-from core.errors import PayloadTooLarge, UnsupportedMediaType
+from core.errors import PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+
+log = logging.getLogger("partsbin.spool")
 
 #: Spooled in memory up to this size, then on disk.
 SPOOL_MEMORY_BYTES = 1024 * 1024
@@ -23,7 +27,10 @@ class IngestSpool:
 
     ``limit_for(content_type)`` gives the size limit; ``allowed_types`` (if given) the accepted
     types. :meth:`write` raises :class:`UnsupportedMediaType` (415) as soon as the type is known
-    and not allowed, and :class:`PayloadTooLarge` (413) as soon as the limit is passed.
+    and not allowed, and :class:`PayloadTooLarge` (413) as soon as the limit is passed. When the
+    temp folder cannot take the bytes (full disk or quota: ``ENOSPC``/``EDQUOT``; any other
+    ``OSError``), it closes and so removes its partial file, then raises
+    :class:`ServiceUnavailable` (503 ``TEMP_STORAGE_FULL`` or ``TEMP_STORAGE_UNAVAILABLE``).
     """
 
     def __init__(
@@ -54,8 +61,28 @@ class IngestSpool:
         if self._limit is not None and self.size > self._limit:
             raise self._too_large()
         self._hasher.update(data)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise self._storage_trouble(exc) from exc
         return len(data)
+
+    def _storage_trouble(self, exc: OSError) -> ServiceUnavailable:
+        # The temp file is unlinked at creation; closing it frees the space it took.
+        self._file.close()
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        log.warning("upload spool write failed after %d bytes: %s", self.size, exc)
+        if full:
+            return ServiceUnavailable(
+                "the server's temporary storage is full, try again later",
+                {"spooled_bytes": self.size},
+                code="TEMP_STORAGE_FULL",
+            )
+        return ServiceUnavailable(
+            "the server's temporary storage failed, try again later",
+            {"spooled_bytes": self.size},
+            code="TEMP_STORAGE_UNAVAILABLE",
+        )
 
     def _decide_type(self) -> None:
         content_type = detect_content_type(bytes(self._head))

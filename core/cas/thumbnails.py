@@ -10,7 +10,13 @@ Rendering rules (:func:`render_thumbnail`):
   restricted to that one format. EXIF orientation is applied, transparency is flattened onto
   white, the result is RGB. The longest side becomes ``N``; images smaller than that are **never
   upscaled** (a 50x30 image gives a 50x30 JPEG), so ``N`` is an upper bound.
-* PDFs: page 0 rendered by PDFium at the scale that makes its longest side exactly ``N``.
+* PDFs: page 0 rendered by PDFium at the scale that makes its longest side exactly ``N``, in a
+  sandboxed child process (:mod:`core.cas.render_sandbox`: wall-clock deadline, CPU-time and
+  memory limits). A PDF that cannot be rendered within those limits (a "PDF bomb") gets the
+  generic PDF preview (:func:`generic_pdf_thumbnail`) and is remembered as such: the marker
+  ``thumbs/<sha256>/unrenderable`` is stored next to its thumbnails, and every later request,
+  for any size, gets the generic preview without rendering again. The marker goes away with the
+  blob (garbage collection removes ``thumbs/<sha256>/*``); deleting it by hand allows a retry.
 * Anything else, SVG included (rasterizing untrusted SVG needs a full SVG engine), is refused with
   415 ``THUMBNAIL_UNSUPPORTED``.
 * Work is bounded: the source is refused above ``max_source_bytes`` (422 ``SOURCE_TOO_LARGE``);
@@ -18,27 +24,32 @@ Rendering rules (:func:`render_thumbnail`):
   are refused with 422 ``IMAGE_TOO_LARGE``; PDF pages larger than 200x200 inches (the PDF limit)
   likewise; truncated or corrupt files give 422 ``IMAGE_UNREADABLE``. Never a 500.
 
-Concurrency: storage puts are atomic, so concurrent renders of one thumbnail can only duplicate
-work, never corrupt it; an in-process lock per thumbnail key makes threads of one process wait for
-the first render instead of repeating it. PDFium is not thread-safe: every PDFium call in the
-process must hold :data:`PDFIUM_LOCK`.
+Concurrency: storage puts are atomic and every put of one key writes the same bytes (rendering
+is deterministic), so concurrent renders of one thumbnail, in several processes or instances,
+can only duplicate work, never corrupt it; an in-process lock per thumbnail key (single flight)
+makes threads of one process wait for the first render instead of repeating it. PDFium never
+runs in this process (it is not thread-safe, and untrusted); no process-wide lock is held while
+a PDF renders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-import pypdfium2 as pdfium
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
+from core.cas import render_sandbox
 from core.cas.ingest import SHA256_HEX, cas_key
+from core.cas.render_sandbox import RenderLimitExceeded, RenderLimits, current_limits
 from core.cas.serving import sniff_blob
 from core.errors import NotFound, UnprocessableContent, UnsupportedMediaType
 from storage_drivers.base import BlobStat, StorageDriver
@@ -53,13 +64,12 @@ THUMBS_PREFIX = "thumbs/"
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 JPEG_QUALITY = 85
 #: Largest PDF page side accepted, in points (ISO 32000: 14,400 units = 200 inches).
-PDF_MAX_PAGE_POINTS = 14_400.0
+PDF_MAX_PAGE_POINTS = render_sandbox.PDF_MAX_PAGE_POINTS
+#: Name of the marker stored under ``thumbs/<sha256>/`` for a PDF that cannot render in bounds.
+UNRENDERABLE_MARKER = "unrenderable"
 
 #: Source bytes kept in memory before the spooled copy moves to a temp file.
 SPOOL_MEMORY_BYTES = 1024 * 1024
-
-#: Serializes every PDFium call in this process (PDFium is not thread-safe).
-PDFIUM_LOCK = threading.Lock()
 
 #: Detected content type -> the only Pillow format tried for it.
 PILLOW_FORMATS = {
@@ -126,22 +136,63 @@ def _unreadable(content_type: str, exc: BaseException) -> UnprocessableContent:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def render_thumbnail(source: BinaryIO, content_type: str, size: int, *, max_pixels: int) -> bytes:
+def render_thumbnail(
+    source: BinaryIO,
+    content_type: str,
+    size: int,
+    *,
+    max_pixels: int,
+    limits: RenderLimits | None = None,
+) -> bytes:
     """Render ``source`` (seekable, content sniffed as ``content_type``) as JPEG bytes.
 
     The longest side of the result is ``size`` (at most the original's for raster images). Raises
-    :class:`~core.errors.UnsupportedMediaType` (415) for content without thumbnails and
+    :class:`~core.errors.UnsupportedMediaType` (415) for content without thumbnails,
     :class:`~core.errors.UnprocessableContent` (422) for oversized, bomb, truncated or corrupt
-    input. See the module docstring for the rules.
+    input, and for PDFs (rendered within ``limits``, default: the current app's settings)
+    :class:`~core.cas.render_sandbox.RenderLimitExceeded` and
+    :class:`~core.errors.ServiceUnavailable` ``RENDER_BUSY``. See the module docstring.
     """
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"thumbnail size must be {MIN_SIZE}..{MAX_SIZE}, not {size}")
     if not can_render(content_type):
         raise _unsupported(content_type)
     if content_type == "application/pdf":
-        image = _render_pdf_page(source, size)
-    else:
-        image = _render_raster(source, PILLOW_FORMATS[content_type], content_type, size, max_pixels)
+        return render_sandbox.render_pdf_thumbnail(source, size, limits or current_limits())
+    image = _render_raster(source, PILLOW_FORMATS[content_type], content_type, size, max_pixels)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def generic_pdf_thumbnail(size: int) -> bytes:
+    """The generic PDF preview (a page with a folded corner and a red "PDF" band) as JPEG bytes,
+    ``size`` pixels high and shaped like an A4 page. Served for PDFs that cannot be
+    rendered within the limits."""
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise ValueError(f"thumbnail size must be {MIN_SIZE}..{MAX_SIZE}, not {size}")
+    scale = 4  # drawn large, then reduced: smooth edges at every size
+    height = size * scale
+    width = max(scale, round(height / 1.414))
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    line = max(1, height // 60)
+    fold = width // 4
+    right, bottom = width - 1, height - 1
+    outline = [(0, 0), (width - fold, 0), (right, fold), (right, bottom), (0, bottom)]
+    draw.polygon(outline, fill=(245, 245, 245), outline=(120, 120, 120), width=line)
+    draw.polygon(
+        [(width - fold, 0), (width - fold, fold), (width - 1, fold)],
+        fill=(210, 210, 210), outline=(120, 120, 120), width=line,
+    )  # fmt: skip
+    band_top, band_bottom = height * 45 // 100, height * 62 // 100
+    draw.rectangle([0, band_top, width - 1, band_bottom], fill=(200, 30, 30))
+    draw.text(
+        (width // 2, (band_top + band_bottom) // 2), "PDF", fill=(255, 255, 255), anchor="mm",
+        font_size=max(1, (band_bottom - band_top) * 7 // 10),
+    )  # fmt: skip
+    image = image.resize((max(1, width // scale), size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()
@@ -186,39 +237,6 @@ def _flatten_on_white(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _render_pdf_page(source: BinaryIO, size: int) -> Image.Image:
-    with PDFIUM_LOCK:
-        try:
-            document = pdfium.PdfDocument(source)
-        except pdfium.PdfiumError as exc:
-            raise _unreadable("application/pdf", exc) from exc
-        try:
-            if len(document) == 0:
-                raise _unreadable("application/pdf", ValueError("no pages"))
-            page = document[0]
-            try:
-                width, height = page.get_size()
-                if not (0 < width <= PDF_MAX_PAGE_POINTS and 0 < height <= PDF_MAX_PAGE_POINTS):
-                    raise _too_large(
-                        f"PDF page is {width:.0f}x{height:.0f} points; pages must be at most "
-                        f"{PDF_MAX_PAGE_POINTS:.0f} points a side",
-                        width=width, height=height,
-                    )
-                scale = size / max(width, height)
-                bitmap = page.render(scale=scale, may_draw_forms=False)
-                try:
-                    image = bitmap.to_pil().convert("RGB")  # a copy: independent of the bitmap
-                finally:
-                    bitmap.close()
-            finally:
-                page.close()
-        except pdfium.PdfiumError as exc:
-            raise _unreadable("application/pdf", exc) from exc
-        finally:
-            document.close()
-    return image
-
-
 # --- storing --------------------------------------------------------------------------------
 
 
@@ -250,7 +268,17 @@ def _key_lock(key: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _spooled_source(storage: StorageDriver, key: str, limit: int) -> Iterator[BinaryIO]:
-    """Copy blob ``key`` into a spooled temp file (memory, then disk); refuse > ``limit`` bytes."""
+    """Blob ``key`` as a seekable file; refuse more than ``limit`` bytes.
+
+    A driver that stores blobs as local files (``path_for``, the local driver) gives the file
+    itself, opened read-only: no copy. Otherwise the bytes are copied into a spooled temp file
+    (memory, then disk).
+    """
+    local = _open_local(storage, key, limit)
+    if local is not None:
+        with local:
+            yield local
+        return
     spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
     try:
         chunks = storage.open(key)
@@ -271,6 +299,21 @@ def _spooled_source(storage: StorageDriver, key: str, limit: int) -> Iterator[Bi
         spooled.close()
 
 
+def _open_local(storage: StorageDriver, key: str, limit: int) -> BinaryIO | None:
+    path_for = getattr(storage, "path_for", None)
+    if path_for is None:
+        return None
+    try:
+        opened: BinaryIO = open(path_for(key), "rb")
+    except OSError:
+        return None  # let the driver's own read report what is wrong
+    size = os.fstat(opened.fileno()).st_size
+    if size > limit:
+        opened.close()
+        raise _source_too_large(size, limit)
+    return opened
+
+
 def _source_too_large(size: int, limit: int) -> UnprocessableContent:
     return UnprocessableContent(
         f"blob is larger than the {limit}-byte limit for making thumbnails",
@@ -279,16 +322,32 @@ def _source_too_large(size: int, limit: int) -> UnprocessableContent:
     )
 
 
+def unrenderable_marker_key(sha256: str) -> str:
+    """``thumbs/<sha256>/unrenderable``: present when the PDF cannot render within the limits."""
+    if SHA256_HEX.fullmatch(sha256) is None:
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return f"{THUMBS_PREFIX}{sha256}/{UNRENDERABLE_MARKER}"
+
+
 def ensure_thumbnail(
-    storage: StorageDriver, sha256: str, size: int, *, max_pixels: int, max_source_bytes: int
+    storage: StorageDriver,
+    sha256: str,
+    size: int,
+    *,
+    max_pixels: int,
+    max_source_bytes: int,
+    limits: RenderLimits | None = None,
 ) -> BlobStat:
     """Return the stored thumbnail of blob ``sha256``, rendering and storing it if absent.
 
     An existing ``thumbs/<sha256>/<size>.jpg`` is returned without reading the source. Otherwise
     (under the per-key lock, re-checking) the source type is sniffed with a ranged read, the source
     is copied into a spooled temp file (at most ``max_source_bytes``), rendered with
-    :func:`render_thumbnail`, and put atomically. Raises :class:`~core.errors.NotFound` when the
-    blob does not exist, the 415/422 errors of :func:`render_thumbnail` and
+    :func:`render_thumbnail` (PDFs within ``limits``, default :func:`current_limits`), and put
+    atomically. A PDF that exceeds the limits, or is marked as having done so, gets
+    :func:`generic_pdf_thumbnail` instead (see the module docstring). Raises
+    :class:`~core.errors.NotFound` when the blob does not exist, the 415/422 errors of
+    :func:`render_thumbnail`, :class:`~core.errors.ServiceUnavailable` ``RENDER_BUSY`` and
     :class:`~storage_drivers.base.StorageUnavailable`.
     """
     key = thumbnail_key(sha256, size)
@@ -308,8 +367,27 @@ def ensure_thumbnail(
             raise _unsupported(content_type)
         if source.size > max_source_bytes:
             raise _source_too_large(source.size, max_source_bytes)
+        is_pdf = content_type == "application/pdf"
+        if is_pdf and storage.stat(unrenderable_marker_key(sha256)) is not None:
+            return _put(storage, key, generic_pdf_thumbnail(size))
         with _spooled_source(storage, source_key, max_source_bytes) as spooled:
-            data = render_thumbnail(spooled, content_type, size, max_pixels=max_pixels)
-        storage.put(key, io.BytesIO(data), len(data))
+            try:
+                data = render_thumbnail(
+                    spooled, content_type, size, max_pixels=max_pixels, limits=limits
+                )
+            except RenderLimitExceeded as exc:
+                log.warning(
+                    "PDF %s cannot be rendered within the limits (%s); using the generic preview",
+                    sha256, exc.reason,
+                )  # fmt: skip
+                note = f"PDF rendering exceeded the {exc.reason} limit\n".encode()
+                storage.put(unrenderable_marker_key(sha256), io.BytesIO(note), len(note))
+                data = generic_pdf_thumbnail(size)
+        stat = _put(storage, key, data)
         log.info("thumbnail rendered", extra={"key": key, "bytes": len(data)})
-        return BlobStat(key, len(data))
+        return stat
+
+
+def _put(storage: StorageDriver, key: str, data: bytes) -> BlobStat:
+    storage.put(key, io.BytesIO(data), len(data))
+    return BlobStat(key, len(data))

@@ -4,7 +4,9 @@ Run on a finished :class:`~core.cas.spool.IngestSpool` before the blob is stored
 
 - raster images must open with Pillow, stay under the pixel limit (decompression bombs) and pass
   ``verify()`` (truncated or corrupt files);
-- PDFs must open with pdfium and have at least one page;
+- PDFs must open with pdfium and have at least one page, checked in the sandboxed child process
+  of :mod:`core.cas.render_sandbox` (a PDF that cannot be opened within its time and memory
+  limits is refused with ``PDF_TOO_COMPLEX``);
 - images and PDFs must not carry HTML or script markup in their first bytes (polyglots that a
   browser could be tricked into rendering as a page).
 
@@ -13,22 +15,26 @@ Every failure is a 422 :class:`core.errors.UnprocessableContent` naming the prob
 
 from __future__ import annotations
 
-import re
 import warnings
 
 from PIL import Image
 
+from core.cas.render_sandbox import RenderLimitExceeded, RenderLimits, check_pdf, current_limits
+from core.cas.sniff import find_markup
 from core.cas.spool import IngestSpool
 from core.errors import UnprocessableContent
 
-_MARKUP = re.compile(rb"<(script|html|!doctype\s+html|iframe|body|svg)[\s>]", re.I)
 _RASTER = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 
 
-def validate_content(spool: IngestSpool, max_pixels: int) -> None:
+def validate_content(
+    spool: IngestSpool, max_pixels: int, limits: RenderLimits | None = None
+) -> None:
     """Raise :class:`UnprocessableContent` unless the spooled bytes are a sound file of their type.
 
-    Leaves the spool positioned at 0.
+    PDFs are checked within ``limits`` (default: the current app's settings). Also raises
+    :class:`core.errors.ServiceUnavailable` ``RENDER_BUSY`` when every PDF sandbox slot stays
+    busy. Leaves the spool positioned at 0.
     """
     content_type = spool.content_type
     try:
@@ -37,14 +43,14 @@ def validate_content(spool: IngestSpool, max_pixels: int) -> None:
         if content_type in _RASTER:
             _check_image(spool, content_type, max_pixels)
         elif content_type == "application/pdf":
-            _check_pdf(spool)
+            _check_pdf(spool, limits)
     finally:
         spool.seek(0)
 
 
 def _reject_markup(spool: IngestSpool, content_type: str) -> None:
     spool.seek(0)
-    if _MARKUP.search(spool.read(8192)):
+    if find_markup(spool.read(8192)):
         raise UnprocessableContent(
             f"file is {content_type} but also contains HTML or script markup (a polyglot)",
             {"content_type": content_type},
@@ -80,18 +86,14 @@ def _check_image(spool: IngestSpool, content_type: str, max_pixels: int) -> None
         ) from None
 
 
-def _check_pdf(spool: IngestSpool) -> None:
-    import pypdfium2
-
-    spool.seek(0)
+def _check_pdf(spool: IngestSpool, limits: RenderLimits | None) -> None:
+    limits = limits or current_limits()
     try:
-        document = pypdfium2.PdfDocument(spool)
-    except Exception as exc:  # noqa: BLE001 - pdfium reports every failure as PdfiumError
+        check_pdf(spool, limits)  # type: ignore[arg-type]
+    except RenderLimitExceeded as exc:
         raise UnprocessableContent(
-            f"file starts like a PDF but is not a readable PDF: {exc}", code="CORRUPT_PDF"
+            f"PDF could not be opened within the {exc.reason} limit "
+            f"({limits.timeout:g} s, {limits.max_memory // (1024 * 1024)} MiB)",
+            {"limit": exc.reason},
+            code="PDF_TOO_COMPLEX",
         ) from None
-    try:
-        if len(document) < 1:
-            raise UnprocessableContent("PDF has no pages", code="CORRUPT_PDF")
-    finally:
-        document.close()

@@ -19,8 +19,9 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image
 
+from core.api.schemas import strip_control_characters
 from core.cas.ingest import StoredBlob, ingest, store_spool
-from core.cas.sniff import SNIFF_BYTES, detect_content_type, is_image
+from core.cas.sniff import SNIFF_BYTES, detect_content_type, find_markup, is_image
 from core.cas.spool import IngestSpool
 from core.config import Settings
 from core.errors import ApiError
@@ -104,7 +105,7 @@ def fit_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
 
     A cut title ends with ``…``. The result may be empty if ``text`` is only whitespace.
     """
-    text = collapse_whitespace(text)
+    text = collapse_whitespace(strip_control_characters(text))  # a page's text, not the client's
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + "…"
@@ -135,6 +136,11 @@ def analyze_url(url: str, settings: Settings, storage: StorageDriver) -> UrlAnal
     * An allowed image type -> ``kind="image"``, stored (limit ``max_image_bytes``).
     * PDF (if allowed) -> ``kind="pdf"``, stored (limit ``max_file_bytes``).
 
+    Fetched bytes go through exactly the upload pipeline (:func:`core.cas.ingest.ingest` with
+    content validation, :mod:`core.cas.validate`): an image or PDF that an upload would refuse
+    (pixel bomb, truncated image, fake PDF, polyglot) raises the same 422 and nothing is stored;
+    a preview candidate that fails it is skipped (the page is attached without that preview).
+
     A page without a title is titled with the requested URL; a file with the URL's last path
     segment (see :func:`title_from_url`). ``final_url`` is the URL after redirects. Raises the
     :mod:`core.urlfetch` errors (400/413/422), :class:`~core.urlfetch.client.UrlUnsupportedType`
@@ -152,7 +158,15 @@ def analyze_url(url: str, settings: Settings, storage: StorageDriver) -> UrlAnal
         else:
             limit = settings.max_image_bytes if kind == "image" else settings.max_file_bytes
             response.set_limit(limit)
-            blob = ingest(storage, _Replay(head, response), lambda _type: limit, (detected,))
+            # Exactly the upload pipeline: sniff, allow-list, size limit and content validation
+            # (pixel bombs, truncated images, fake PDFs, polyglots, PDFs over the render limits).
+            blob = ingest(
+                storage,
+                _Replay(head, response),
+                lambda _type: limit,
+                (detected,),
+                settings.thumbnail_max_pixels,
+            )
             return UrlAnalysis(
                 kind="image" if kind == "image" else "pdf",
                 title=title_from_url(url),
@@ -310,8 +324,9 @@ def _store_preview(
         _check_dimensions(spool, settings)
         if spool.content_type in ICON_TYPES:
             with _icon_as_png(spool, limit, allowed) as png:
-                return store_spool(storage, png)
-        return store_spool(storage, spool)
+                return store_spool(storage, png, settings.thumbnail_max_pixels)
+        # Validated like an upload; a failing candidate (422) is skipped by the caller.
+        return store_spool(storage, spool, settings.thumbnail_max_pixels)
 
 
 #: Favicon types: not served as-is (browsers disagree on them), but converted to PNG previews.
@@ -363,6 +378,8 @@ def _first_previewable(
             detected = detect_content_type(probe[:SNIFF_BYTES])
             if detected not in allowed and detected not in ICON_TYPES:
                 raise _CandidateRejected(f"content is {detected}, not a preview image type")
+            if find_markup(probe[:SNIFF_BYTES]):
+                raise _CandidateRejected(f"{detected} content also holds HTML (a polyglot)")
             try:
                 _check_dimensions(io.BytesIO(probe), settings)
             except _CandidateRejected:

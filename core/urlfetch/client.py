@@ -5,7 +5,12 @@ Every hop (the URL and each redirect target) is parsed, resolved and checked by
 built for the IP; ``Host``, TLS SNI and certificate checks use the host name), so a second DNS
 lookup cannot redirect it. Redirects are followed by hand, at most :data:`MAX_REDIRECTS`.
 Connect and read timeouts come from ``Settings.url_fetch_timeout``; a :class:`Deadline` bounds
-the whole exchange, body included. The body is read through :class:`FetchedResponse`, which stops
+the whole exchange: name resolution, connect, TLS handshake, response headers and body, over
+every redirect. Per-
+read timeouts alone cannot do that (a server sending one header byte every 0.5 s never trips a
+1 s read timeout), so each connection's socket is watched by a :class:`_Watchdog` that shuts it
+down when the deadline passes; whatever read was waiting then fails at once, as
+:class:`UrlTimeout`. The body is read through :class:`FetchedResponse`, which stops
 as soon as its byte limit is passed (decoded size, so a gzip bomb stops early too).
 
 Every failure is an :class:`core.errors.ApiError` with a 4xx status and a stable ``code``; see
@@ -16,14 +21,18 @@ from __future__ import annotations
 
 import http.client
 import logging
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from email.message import Message
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin
 
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -42,6 +51,7 @@ from core.urlfetch.policy import (
     AddressPolicy,
     InvalidUrl,
     IPAddress,
+    ResolveTimeout,
     Target,
     UrlBlocked,
     check_url,
@@ -152,6 +162,101 @@ def default_deadline(settings: Settings) -> Deadline:
     return Deadline(settings.url_fetch_timeout * DEADLINE_FACTOR)
 
 
+class _Watchdog:
+    """Shuts down the sockets of one connection pool when the deadline passes.
+
+    It holds a duplicate of each socket's file descriptor (``socket.dup``): shutting that down
+    ends the connection for whoever reads it, TLS layer included, even in the middle of parsing
+    response headers. :meth:`close` cancels the timer and drops the duplicates.
+    """
+
+    def __init__(self, deadline: Deadline) -> None:
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def watch(self, sock: socket.socket) -> None:
+        """Watch ``sock`` (already connected) until :meth:`close`."""
+        with self._lock:
+            if self._closed:
+                return
+            self._sockets.append(sock.dup())
+            if self._timer is None:
+                self._timer = threading.Timer(self._deadline.remaining(), self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            for watched in self._sockets:
+                try:
+                    watched.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed by its owner
+
+    def close(self) -> None:
+        """Stop watching; close the duplicates (the connections themselves are not touched)."""
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            for watched in self._sockets:
+                watched.close()
+            self._sockets.clear()
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchdog = watchdog
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        self._watchdog.watch(sock)  # before the TLS handshake, so it is covered too
+        return sock
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchdog = watchdog
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        self._watchdog.watch(sock)
+        return sock
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, watchdog=watchdog, **kwargs)
+        self.watchdog = watchdog
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.watchdog.close()
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, watchdog=watchdog, **kwargs)
+        self.watchdog = watchdog
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.watchdog.close()
+
+
 # --- the response -------------------------------------------------------------------------------
 
 
@@ -238,6 +343,24 @@ class FetchedResponse:
         want = min(size, READ_CHUNK_BYTES, self.limit - self.bytes_read + 1)
         try:
             chunk = self._response.read1(want)
+        except (HTTPError, OSError) as exc:
+            if self._deadline.expired():  # the watchdog ended the connection
+                raise _deadline_timeout(self.url, self._deadline) from exc
+            self._raise_read_error(exc)
+        if not chunk and self._deadline.expired():
+            raise _deadline_timeout(self.url, self._deadline)
+        if not chunk:
+            self._eof = True
+            return b""
+        if self.bytes_read + len(chunk) > self.limit:
+            raise self._too_large()
+        self.bytes_read += len(chunk)
+        self._deadline.check(self.url)
+        return chunk
+
+    def _raise_read_error(self, exc: BaseException) -> None:
+        try:
+            raise exc
         except ReadTimeoutError as exc:
             raise self._timeout() from exc
         except DecodeError as exc:
@@ -253,14 +376,6 @@ class FetchedResponse:
             raise UrlUnreachable(
                 f"the connection to {self.url} broke while reading the body", {"url": self.url}
             ) from exc
-        if not chunk:
-            self._eof = True
-            return b""
-        if self.bytes_read + len(chunk) > self.limit:
-            raise self._too_large()
-        self.bytes_read += len(chunk)
-        self._deadline.check(self.url)
-        return chunk
 
     def read_up_to(self, size: int) -> bytes:
         """Read until ``size`` bytes or the end of the body (``read`` may return less)."""
@@ -344,7 +459,7 @@ def fetch(
     deadline = deadline or default_deadline(settings)
     current = url
     for hop in range(MAX_REDIRECTS + 1):
-        target, addresses = _check_hop(current, url, hop, policy)
+        target, addresses = _check_hop(current, url, hop, policy, deadline)
         deadline.check(current)
         response, pool = _request(target, addresses, settings, deadline, accept, tls_ca_file)
         status = response.status
@@ -401,10 +516,12 @@ def fetch_bytes(
 
 
 def _check_hop(
-    current: str, original: str, hop: int, policy: AddressPolicy
+    current: str, original: str, hop: int, policy: AddressPolicy, deadline: Deadline
 ) -> tuple[Target, Sequence[IPAddress]]:
     try:
-        return check_url(current, policy)
+        return check_url(current, policy, timeout=deadline.remaining())
+    except ResolveTimeout as exc:
+        raise _deadline_timeout(current, deadline) from exc
     except (InvalidUrl, UrlBlocked) as exc:
         if hop == 0:
             raise
@@ -441,19 +558,12 @@ def _request(
     for address in addresses[:MAX_ADDRESSES_TRIED]:
         deadline.check(target.url)
         timeout, seconds = _timeout_for(settings, deadline)
-        pool = _pool_for(target, address, timeout, tls_ca_file)
+        pool = _pool_for(target, address, timeout, tls_ca_file, deadline)
         try:
-            response = pool.urlopen(
-                "GET",
-                target.path,
-                headers=headers,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=True,
-                release_conn=False,
-            )
+            response = _urlopen(pool, target, headers, deadline)
+        except UrlTimeout:
+            pool.close()
+            raise
         except NewConnectionError as exc:
             pool.close()
             refused = UrlUnreachable(
@@ -490,12 +600,39 @@ def _request(
     raise refused
 
 
+def _urlopen(
+    pool: HTTPConnectionPool, target: Target, headers: dict[str, str], deadline: Deadline
+) -> BaseHTTPResponse:
+    """Send the GET; a failure after the deadline passed (the watchdog cut it) is a timeout."""
+    try:
+        return pool.urlopen(
+            "GET",
+            target.path,
+            headers=headers,
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=True,
+            release_conn=False,
+        )
+    except (HTTPError, OSError) as exc:
+        if deadline.expired():
+            raise _deadline_timeout(target.url, deadline) from exc
+        raise
+
+
 def _pool_for(
-    target: Target, address: IPAddress, timeout: Timeout, tls_ca_file: str | None
+    target: Target,
+    address: IPAddress,
+    timeout: Timeout,
+    tls_ca_file: str | None,
+    deadline: Deadline,
 ) -> HTTPConnectionPool:
     # The pool connects to the checked IP; nothing below resolves the host name again.
+    watchdog = _Watchdog(deadline)
     if target.scheme == "https":
-        return HTTPSConnectionPool(
+        return _WatchedHTTPSConnectionPool(
             str(address),
             target.port,
             timeout=timeout,
@@ -505,8 +642,18 @@ def _pool_for(
             ca_certs=tls_ca_file,
             server_hostname=target.host,
             assert_hostname=target.host,
+            watchdog=watchdog,
         )
-    return HTTPConnectionPool(str(address), target.port, timeout=timeout, maxsize=1, retries=False)
+    return _WatchedHTTPConnectionPool(
+        str(address), target.port, timeout=timeout, maxsize=1, retries=False, watchdog=watchdog
+    )
+
+
+def _deadline_timeout(url: str, deadline: Deadline) -> UrlTimeout:
+    return UrlTimeout(
+        f"fetching {url} took longer than {deadline.seconds:g} s",
+        {"url": url, "timeout_seconds": deadline.seconds},
+    )
 
 
 def _where(target: Target, address: IPAddress) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, RootModel
 
-from core.plugin_api import MAX_ID, QueryModel, RowId, StrictTextBody
+from core.plugin_api import BodyId, QueryModel, RowId, SingleLineRequired, StrictTextBody
 from plugins.inventory.models import MAX_CAPACITY
 from plugins.parts.schemas import PartPath
 
@@ -14,10 +14,10 @@ from plugins.parts.schemas import PartPath
 MAX_QTY = 1_000_000
 
 Capacity = Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)]
-BoxDescription = Annotated[str, Field(min_length=1, max_length=255)]
+BoxDescription = Annotated[SingleLineRequired, Field(min_length=1, max_length=255)]
 Qty = Annotated[int, Field(strict=True, ge=1, le=MAX_QTY)]
-#: A box or location number in a JSON body: a JSON integer (not ``"3"``, not ``true``).
-BodyNumber = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+#: A box or location number in a JSON body (``"3"`` and ``true`` are refused).
+BodyNumber = BodyId
 
 __all__ = ["PartPath"]
 

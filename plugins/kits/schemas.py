@@ -6,13 +6,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from core.plugin_api import MAX_ID, LongText, QueryModel, RowId, StrictTextBody, may_be_absent
+from core.plugin_api import (
+    MAX_ID,
+    BodyId,
+    LongText,
+    QueryModel,
+    RowId,
+    SingleLine,
+    SingleLineRequired,
+    StrictTextBody,
+    may_be_absent,
+)
 
 #: Upper bound of ``build_target`` and ``required_per_unit`` (keeps products far from overflow).
 MAX_QUANTITY = 1_000_000
 LIST_LIMIT_MAX = 1000
 
-KitName = Annotated[str, Field(min_length=1, max_length=255)]
+KitName = Annotated[SingleLineRequired, Field(min_length=1, max_length=255)]
 BuildTarget = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 PerUnit = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
@@ -32,7 +42,7 @@ class KitListQuery(QueryModel):
     status: Literal["active", "archived"] | None = Field(
         default=None, description="only kits with this status (default: both)"
     )
-    query: str | None = Field(
+    query: SingleLine | None = Field(
         default=None, max_length=200, description="matches name or description, ignoring case"
     )
     limit: int = Field(default=50, ge=1, le=LIST_LIMIT_MAX)
@@ -57,7 +67,7 @@ class KitUpdateIn(StrictTextBody):
 
 
 class KitContentCreateIn(StrictTextBody):
-    part_id: RowId
+    part_id: BodyId
     required_per_unit: PerUnit = 1
     note: LongText = None
 
@@ -65,7 +75,7 @@ class KitContentCreateIn(StrictTextBody):
 class KitContentUpdateIn(StrictTextBody):
     """``PATCH .../contents/{id}``: ``version`` is the version read; other fields optional."""
 
-    version: RowId
+    version: BodyId
     required_per_unit: PerUnit = may_be_absent()
     note: LongText = None
 

@@ -12,14 +12,19 @@ from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validato
 from core.plugin_api import (
     HTTP_URL_SCHEMA,
     MAX_ID,
+    BodyId,
+    MultiLineRequired,
     OptionalQueryId,
     QueryModel,
     RowId,
+    SingleLine,
+    SingleLineRequired,
     StrictTextBody,
     Text50,
     Text100,
     Text255,
     Text500,
+    TextPattern,
     may_be_absent,
 )
 from plugins.parts.keys import KEY_PATTERN
@@ -62,9 +67,18 @@ def parse_include(value: str | None) -> tuple[str, ...]:
     return tokens
 
 
-Tag = Annotated[str, Field(max_length=TAG_MAX_LENGTH)]
+_TOKEN = f"(?:{'|'.join(INCLUDE_TOKENS)})"
+#: What :func:`parse_include` accepts, as a regular expression (for the OpenAPI document): up to
+#: :data:`MAX_INCLUDE_TOKENS` known tokens separated by commas; whitespace around tokens and
+#: empty tokens are ignored.
+INCLUDE_PATTERN = (
+    rf"^[\s,]*(?:{_TOKEN}\s*,[\s,]*){{0,{MAX_INCLUDE_TOKENS - 1}}}"
+    rf"(?:{_TOKEN}\s*(?:,[\s,]*)?)?$"
+)
+
+Tag = Annotated[SingleLine, Field(max_length=TAG_MAX_LENGTH)]
 Tags = Annotated[list[Tag] | None, Field(max_length=MAX_TAGS), AfterValidator(normalize_tags)]
-Description = Annotated[str, Field(min_length=1, max_length=10_000)]
+Description = Annotated[MultiLineRequired, Field(min_length=1, max_length=10_000)]
 PartKey = Annotated[str, Field(pattern=KEY_PATTERN, description="4 uppercase letters")]
 PinCount = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -88,7 +102,7 @@ class PartListQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=LIST_LIMIT_MAX)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
     type_id: OptionalQueryId = None
-    include: str | None = Field(
+    include: Annotated[str, TextPattern(INCLUDE_PATTERN)] | None = Field(
         default=None,
         max_length=INCLUDE_MAX_LENGTH,
         description=(
@@ -112,7 +126,7 @@ class PartListQuery(QueryModel):
 
 
 class TypeIn(StrictTextBody):
-    name: str = Field(min_length=1, max_length=100)
+    name: SingleLineRequired = Field(min_length=1, max_length=100)
 
 
 class PartFieldsIn(StrictTextBody):
@@ -121,7 +135,7 @@ class PartFieldsIn(StrictTextBody):
     manufacturer_code: Text255 = None
     manufacturer: Text255 = None
     product_page: Text500 = None
-    type_id: RowId | None = None
+    type_id: BodyId | None = None
     tags: Tags = None
     package: Text100 = None
     pin_count: PinCount | None = None
@@ -148,7 +162,7 @@ class PartUpdateIn(PartFieldsIn):
 
 
 class CopyAttachmentIn(StrictTextBody):
-    attachment_id: RowId
+    attachment_id: BodyId
     target_part_key: PartKey
     set_as_cover: bool = False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.plugin_api import NotFound, error_responses
+from core.plugin_api import READER, NotFound, error_responses, requires_role
 from plugins.kits.service import get_kit
 from plugins.pick_lists import pdf, service, views
 from plugins.pick_lists.schemas import (
@@ -108,6 +108,7 @@ def pick_list_pdf(path: PickListPath) -> Response:
 @blueprint.post(
     "/kits/pick-list-memberships/query", responses={200: None, **error_responses(400, 404)}
 )
+@requires_role(READER)  # a query sent as POST: readers may use it
 def membership_query(body: MembershipQueryIn) -> Response:
     """The pick lists of each given kit, in the order asked (open ones only unless
     ``include_done``); two queries whatever the number of kits. An unknown kit is a 404."""

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, RootModel
 
-from core.plugin_api import HTTP_URL_SCHEMA, MAX_ID, RowId, StrictTextBody
+from core.plugin_api import HTTP_URL_SCHEMA, BodyId, RowId, SingleLineRequired, StrictTextBody
 from plugins.parts.schemas import PartPath
 
 __all__ = ["PartPath"]
@@ -27,14 +27,12 @@ def http_url(value: str) -> str:
     return value
 
 
-SellerName = Annotated[str, Field(min_length=1, max_length=255)]
+SellerName = Annotated[SingleLineRequired, Field(min_length=1, max_length=255)]
 WebUrl = Annotated[
     str,
     Field(min_length=1, max_length=500, json_schema_extra=HTTP_URL_SCHEMA),
     AfterValidator(http_url),
 ]
-#: A seller id in a JSON body: a JSON integer (not ``"3"``, not ``true``).
-BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 
 
 class SellerPath(BaseModel):

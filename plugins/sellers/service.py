@@ -35,7 +35,7 @@ SELLER_ENTITY = AttachableEntity("seller", Seller, set_field="attachment_set", k
 
 
 def _name_taken(name: str, except_id: int | None = None) -> bool:
-    query = Seller.select().where(fn.LOWER(Seller.name) == name.lower())
+    query = Seller.select().where(fn.LOWER(Seller.name) == fn.LOWER(name))
     if except_id is not None:
         query = query.where(Seller.id != except_id)
     return bool(query.exists())

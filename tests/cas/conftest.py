@@ -140,5 +140,6 @@ class AgelessLocalDriver(LocalDriver):
 def use_timed_storage(app: Flask, root: Path) -> StorageDriver:
     """Give ``app`` a local driver on ``root`` that reports modification times."""
     driver: StorageDriver = LocalDriver(str(root))
-    get_state(app).storage = driver
+    state = get_state(app)
+    state.storage = state.read_storage = driver
     return driver

@@ -321,7 +321,8 @@ class DownDriver(LocalDriver):
 
 @pytest.mark.parametrize("query", [{}, {"thumbnail": 50}])
 def test_storage_down_is_503(cas_app: Flask, text_blob, tmp_path, query: dict) -> None:
-    get_state(cas_app).storage = DownDriver(str(tmp_path / "down"))
+    state = get_state(cas_app)
+    state.storage = state.read_storage = DownDriver(str(tmp_path / "down"))
     response = cas_app.test_client().get(url(text_blob, **query))
     assert response.status_code == 503
     assert response.json["code"] == "STORAGE_UNAVAILABLE"
@@ -515,11 +516,42 @@ def test_presigned_mode_redirects_thumbnails(
 
 
 @pytest.mark.s3
-def test_presigned_mode_serves_requests_with_overrides_itself(
+@pytest.mark.parametrize("kind", ["s3", "minio"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"filename": "board \u00e9.png"},
+        {"disposition": "attachment"},
+        {"disposition": "attachment", "filename": "x.png"},
+        {"content_type": "image/png"},
+    ],
+    ids=["filename", "attachment", "attachment-filename", "content-type"],
+)
+def test_presigned_redirect_carries_the_headers_the_app_would_send(
+    make_cas_app: Callable[..., Flask], s3_server, s3_bucket: str, s3_prefix: str, kind, query
+) -> None:
+    from tests.storage.targets import remote_url
+
+    storage_url = remote_url(kind, s3_server, s3_bucket, s3_prefix)
+    redirecting = make_cas_app(storage_url=storage_url, cas_redirect="presigned")
+    streaming = make_cas_app(storage_url=storage_url, cache_max_bytes=0)
+    blob = put_blob(redirecting, png(30, 30))
+    response = redirecting.test_client().get(url(blob, **query))
+    assert response.status_code == 302
+    direct = streaming.test_client().get(url(blob, **query))
+    fetched = requests.get(response.headers["Location"], timeout=10)
+    assert fetched.status_code == 200 and fetched.content == png(30, 30)
+    for header in ("Content-Type", "Content-Disposition", "Cache-Control"):
+        assert fetched.headers[header] == direct.headers[header], header
+
+
+@pytest.mark.s3
+def test_presigned_mode_serves_a_requested_unsafe_type_itself(
     make_cas_app: Callable[..., Flask], s3_storage_url: str
 ) -> None:
     app = make_cas_app(storage_url=s3_storage_url, cas_redirect="presigned")
     blob = put_blob(app, png(30, 30))
-    response = app.test_client().get(url(blob, filename="board.png"))
+    response = app.test_client().get(url(blob, content_type="text/html"))
     assert response.status_code == 200
-    assert "board.png" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Disposition"] == "attachment"
+    assert response.headers["Content-Security-Policy"] == SANDBOX_CSP

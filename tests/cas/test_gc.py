@@ -146,7 +146,8 @@ def test_zero_grace_removes_orphans_in_one_run(app: Flask, storage: StorageDrive
 
 
 def test_blobs_of_unknown_age_are_kept(app: Flask, tmp_path: Path) -> None:
-    get_state(app).storage = AgelessLocalDriver(str(tmp_path / "ageless"))
+    state = get_state(app)
+    state.storage = state.read_storage = AgelessLocalDriver(str(tmp_path / "ageless"))
     orphan = blob(app, b"no mtime")
     report = gc(app)
     assert report.removed == 0

@@ -271,3 +271,90 @@ def test_concurrent_requests_render_once(storage: LocalDriver, monkeypatch) -> N
     assert thumbnails._key_locks == {}
     image = Image.open(io.BytesIO(b"".join(storage.open(key))))
     assert image.size == (50, 50)
+
+
+# --- issue 14 item 4: one render for concurrent cold requests, idempotent stores -------------
+
+
+def test_concurrent_cold_requests_to_one_app_render_once(
+    cas_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cas.conftest import put_blob
+
+    blob = put_blob(cas_app, jpeg_photo(1200, 900))
+    key = thumbnail_key(blob.sha256, 300)
+    requests_count = 8
+    renders: list[int] = []
+    real_render = thumbnails.render_thumbnail
+    queued = threading.Condition()
+
+    class ObservedKeyLock:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self._users = 0
+
+        @property
+        def users(self) -> int:
+            return self._users
+
+        @users.setter
+        def users(self, value: int) -> None:
+            with queued:
+                self._users = value
+                queued.notify_all()
+
+    def render_once_everyone_waits(*args, **kwargs) -> bytes:
+        renders.append(1)
+        entry = thumbnails._key_locks[key]
+        with queued:  # every other request is waiting on this render before it goes on
+            assert queued.wait_for(lambda: entry.users == requests_count, timeout=20)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(thumbnails, "_KeyLock", ObservedKeyLock)
+    monkeypatch.setattr(thumbnails, "render_thumbnail", render_once_everyone_waits)
+    barrier = threading.Barrier(requests_count)
+    bodies: list[bytes] = []
+
+    def request() -> None:
+        client = cas_app.test_client()
+        barrier.wait()
+        response = client.get(f"/api/cas/{blob.sha256}?thumbnail=300")
+        assert response.status_code == 200
+        bodies.append(response.data)
+
+    threads = [threading.Thread(target=request) for _ in range(requests_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert renders == [1]
+    assert len(bodies) == requests_count and len(set(bodies)) == 1
+    assert Image.open(io.BytesIO(bodies[0])).size == (300, 225)
+
+
+def test_rendering_is_deterministic_so_concurrent_stores_write_the_same_bytes() -> None:
+    # Two instances rendering one cold thumbnail at once both put it; that is harmless only
+    # because both puts carry identical bytes (and each put is atomic).
+    data = jpeg_photo(1600, 1200)
+    first = render_thumbnail(io.BytesIO(data), "image/jpeg", 300, max_pixels=LIMIT)
+    second = render_thumbnail(io.BytesIO(data), "image/jpeg", 300, max_pixels=LIMIT)
+    assert first == second
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_with_good_quality() -> None:
+    source = jpeg_photo(4000, 3000)
+    thumb = render(source, "image/jpeg", 300)
+    assert thumb.size == (300, 225)
+    # Compared with a full decode + LANCZOS, the reduced decode stays visually identical.
+    reference = Image.open(io.BytesIO(source)).convert("RGB")
+    reference.thumbnail((300, 300), Image.Resampling.LANCZOS)
+    difference = [abs(a - b) for a, b in zip(thumb.tobytes(), reference.tobytes(), strict=True)]
+    assert sum(difference) / len(difference) < 4.0
+
+
+def jpeg_photo(width: int, height: int) -> bytes:
+    """A photo-like JPEG (gradients), as bench/thumbnails.py makes."""
+    gradient = Image.linear_gradient("L").resize((width, height))
+    mirrored = gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    radial = Image.radial_gradient("L").resize((width, height))
+    return image_bytes(Image.merge("RGB", (gradient, radial, mirrored)), "JPEG", quality=90)

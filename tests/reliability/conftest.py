@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.support.live_server import LiveServer
+from core.testing.servers.live_server import LiveServer
 
 
 def png_bytes(seed: int = 0, size: tuple[int, int] = (48, 32)) -> bytes:

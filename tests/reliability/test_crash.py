@@ -12,9 +12,9 @@ from pathlib import Path
 import requests
 
 from core.db import open_database
+from core.testing.servers.live_server import LiveServer, partsbin_executable
 from storage_drivers.local import LocalDriver
 from tests.reliability.conftest import new_part, png_bytes
-from tests.support.live_server import LiveServer, partsbin_executable
 
 
 def _run_cli(settings: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

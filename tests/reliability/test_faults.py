@@ -1,4 +1,4 @@
-"""Faults: storage stopped mid-upload, PostgreSQL restarted, storage answering slowly."""
+"""Faults: storage stopped mid-upload, PostgreSQL restarted, storage answering slowly or frozen."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,12 +15,15 @@ from PIL import Image
 
 from core.app import create_app
 from core.attachments.models import Attachment, AttachmentSet
+from core.cas.ingest import ingest
 from core.db import close_database
 from core.migrate import apply_migrations
 from core.state import get_state
+from core.testing.servers.postgres import PostgresServer
+from core.testing.servers.seaweedfs import SeaweedServer
+from storage_drivers.base import StorageUnavailable
 from tests.reliability.conftest import png_bytes
-from tests.servers.postgres import PostgresServer
-from tests.servers.seaweedfs import SeaweedServer
+from tests.storage.streams import GeneratedStream
 
 BOUNDARY = "partsbin-test-boundary"
 
@@ -173,3 +178,131 @@ def test_postgres_restart_gives_503_then_recovers(tmp_path: Path, pool_size: int
         assert after.status_code == 200
         assert client.get("/health/readyz").status_code == 200
         close_database(get_state(app).database)
+
+
+# --- a frozen S3 server (SIGSTOP): every answer within a bound ---------------------------------
+
+
+def _default_s3_url(server: SeaweedServer) -> str:
+    """The storage URL with the driver's default timeouts and retries (what deployments use)."""
+    return (
+        f"s3://faults?endpoint_url={server.endpoint_url}&region={server.region}"
+        f"&access_key={server.access_key}&secret_key={server.secret_key}"
+    )
+
+
+@contextmanager
+def _frozen(server: SeaweedServer) -> Iterator[None]:
+    server.pause()
+    try:
+        yield
+    finally:
+        server.resume()
+
+
+def _timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def _default_minio_url(server: SeaweedServer) -> str:
+    return (
+        f"minio://127.0.0.1:{server.s3_port}/faults?secure=false&region={server.region}"
+        f"&access_key={server.access_key}&secret_key={server.secret_key}"
+    )
+
+
+@pytest.mark.parametrize("kind", ["s3", "minio"])
+def test_readyz_answers_503_within_seconds_when_s3_is_frozen(
+    tmp_path: Path, own_s3, kind: str
+) -> None:
+    url = _default_s3_url(own_s3) if kind == "s3" else _default_minio_url(own_s3)
+    app = _app(f"sqlite:///{tmp_path}/frozen.db", url)
+    client = app.test_client()
+    assert client.get("/health/readyz").status_code == 200
+    with _frozen(own_s3):
+        response, elapsed = _timed(lambda: client.get("/health/readyz"))
+    assert response.status_code == 503
+    assert response.json["checks"]["storage"] == "unavailable"
+    assert elapsed < 5, f"readyz took {elapsed:.1f} s"
+    assert client.get("/health/readyz").status_code == 200
+
+
+def test_cas_get_and_upload_answer_503_in_bounded_time_when_s3_is_frozen(
+    tmp_path: Path, own_s3
+) -> None:
+    app = _app(f"sqlite:///{tmp_path}/frozen.db", _default_s3_url(own_s3), cache_max_bytes=0)
+    with app.app_context():
+        set_id = AttachmentSet.create().id
+    first = app.test_client().post(
+        f"/api/attachment-sets/{set_id}/attachments",
+        data={"file": (io.BytesIO(png_bytes(seed=5)), "p.png"), "title": "t"},
+        content_type="multipart/form-data",
+    )
+    assert first.status_code == 201
+
+    def get():
+        return app.test_client().get(first.json["attachment_url"])
+
+    def upload():
+        return app.test_client().post(
+            f"/api/attachment-sets/{set_id}/attachments",
+            data={"file": (io.BytesIO(png_bytes(seed=6)), "q.png"), "title": "t"},
+            content_type="multipart/form-data",
+        )
+
+    with _frozen(own_s3), ThreadPoolExecutor(2) as pool:
+        answers = [pool.submit(_timed, call) for call in (get, upload)]
+        results = [answer.result(timeout=60) for answer in answers]
+    for response, elapsed in results:
+        assert response.status_code == 503, response.data
+        assert response.json["code"] == "STORAGE_UNAVAILABLE"
+        assert elapsed < 30, f"a request waited {elapsed:.1f} s"
+    assert _rows(app) == 1
+
+
+def test_a_cached_blob_is_served_while_s3_is_frozen(tmp_path: Path, own_s3) -> None:
+    app = _app(
+        f"sqlite:///{tmp_path}/frozen.db", _default_s3_url(own_s3), cache_dir=str(tmp_path / "c")
+    )
+    with app.app_context():
+        set_id = AttachmentSet.create().id
+    client = app.test_client()
+    data = png_bytes(seed=7)
+    created = client.post(
+        f"/api/attachment-sets/{set_id}/attachments",
+        data={"file": (io.BytesIO(data), "p.png"), "title": "t"},
+        content_type="multipart/form-data",
+    )
+    assert client.get(created.json["attachment_url"]).data == data  # fills the cache
+    with _frozen(own_s3):
+        response, elapsed = _timed(lambda: client.get(created.json["attachment_url"]))
+    assert response.status_code == 200 and response.data == data
+    assert elapsed < 2
+
+
+def test_a_download_running_when_s3_freezes_fails_instead_of_hanging(
+    tmp_path: Path, own_s3
+) -> None:
+    app = _app(
+        f"sqlite:///{tmp_path}/frozen.db", _default_s3_url(own_s3), cache_dir=str(tmp_path / "c")
+    )
+    storage = get_state(app).storage
+    size = 64 * 1024 * 1024
+    blob = ingest(storage, GeneratedStream(size), lambda _type: 2**40)
+    response = app.test_client().get(f"/api/cas/{blob.sha256}", buffered=False)
+    assert response.status_code == 200
+    chunks = iter(response.response)
+    received = len(next(chunks))
+    with _frozen(own_s3):
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            for chunk in chunks:
+                received += len(chunk)
+        elapsed = time.monotonic() - started
+    response.close()
+    assert received < size
+    assert elapsed < 30, f"the stream stalled {elapsed:.1f} s before failing"
+    reader = get_state(app).read_storage
+    assert reader is not None and reader.local_path(blob.key) is None  # no partial copy kept

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.support.live_server import LiveServer
+from core.testing.servers.live_server import LiveServer
 
 LIMIT = 1024 * 1024
 BODY = 64 * 1024 * 1024

@@ -4,11 +4,12 @@ Load them with ``pytest_plugins = ["tests.servers.fixtures"]`` in the top-level 
 
 Fixtures:
 
-* ``postgres_server`` (session) -- a :class:`~tests.servers.postgres.PostgresServer`; call
+* ``postgres_server`` (session) -- a :class:`~core.testing.servers.postgres.PostgresServer`; call
   ``create_database(name)`` for a database URL. If the environment variable
   ``PARTSBIN_TEST_POSTGRES_URL`` is set (``postgresql://user:pass@host:port/postgres``), that
   existing server is used instead and none is started; it must let the user create databases.
-* ``s3_server`` (session) -- a :class:`~tests.servers.seaweedfs.SeaweedServer` (SeaweedFS S3).
+* ``s3_server`` (session) -- a :class:`~core.testing.servers.seaweedfs.SeaweedServer`
+  (SeaweedFS S3).
 * ``s3_bucket`` (session) -- the name of one bucket on ``s3_server``, shared by every test
   (creating a bucket makes its first write slow), so tests keep apart through ``s3_prefix``.
 * ``s3_prefix`` (function) -- a key prefix unique to the test, such as ``test_put-1a2b3c4d``.
@@ -27,8 +28,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.postgres import ExternalPostgresServer, PostgresServer
-from tests.servers.seaweedfs import SeaweedServer
+from core.testing.servers.postgres import ExternalPostgresServer, PostgresServer
+from core.testing.servers.seaweedfs import SeaweedServer
 
 POSTGRES_URL_ENV = "PARTSBIN_TEST_POSTGRES_URL"
 

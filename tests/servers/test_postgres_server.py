@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL server used by the test suite (tests.servers.postgres)."""
+"""The throwaway PostgreSQL server used by the test suite (core.testing.servers.postgres)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.servers.postgres import ExternalPostgresServer, PostgresServer, PostgresServerError
+from core.testing.servers.postgres import (
+    ExternalPostgresServer,
+    PostgresServer,
+    PostgresServerError,
+)
 
 pytestmark = pytest.mark.postgres
 

@@ -1,4 +1,4 @@
-"""The throwaway SeaweedFS S3 server used by the test suite (tests.servers.seaweedfs)."""
+"""The throwaway SeaweedFS S3 server used by the test suite (core.testing.servers.seaweedfs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.servers.seaweedfs import SeaweedServer
+from core.testing.servers.seaweedfs import SeaweedServer
 
 pytestmark = pytest.mark.s3
 

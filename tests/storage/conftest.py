@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage_drivers.base import StorageDriver
+from storage_drivers.cache import BlobCache, CachingDriver
 from storage_drivers.registry import BUILTIN_DRIVERS, open_storage
 from tests.storage.targets import remote_url
 
@@ -19,6 +20,7 @@ DRIVER_KINDS = [
     pytest.param("file", id="local"),
     pytest.param("s3", id="s3", marks=pytest.mark.s3),
     pytest.param("minio", id="minio", marks=pytest.mark.s3),
+    pytest.param("cached-s3", id="cached-s3", marks=pytest.mark.s3),
 ]
 
 
@@ -37,12 +39,18 @@ def driver_url(driver_kind: str, request: pytest.FixtureRequest, tmp_path: Path)
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket")
     prefix = request.getfixturevalue("s3_prefix")
-    return remote_url(driver_kind, server, bucket, prefix)
+    return remote_url(driver_kind.removeprefix("cached-"), server, bucket, prefix)
 
 
 @pytest.fixture
-def driver(driver_url: str) -> Iterator[StorageDriver]:
-    """The driver under test, built through the registry like the app builds it."""
+def driver(driver_url: str, driver_kind: str, tmp_path: Path) -> Iterator[StorageDriver]:
+    """The driver under test, built through the registry like the app builds it.
+
+    ``cached-s3`` is the s3 driver behind the read-through cache (storage_drivers.cache), which
+    must keep the same contract.
+    """
     built = open_storage(driver_url, BUILTIN_DRIVERS)
+    if driver_kind.startswith("cached-"):
+        built = CachingDriver(built, BlobCache(str(tmp_path / "cache"), 64 * 1024 * 1024))
     yield built
     built.close()

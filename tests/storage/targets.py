@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tests.servers.seaweedfs import SeaweedServer
+from core.testing.servers.seaweedfs import SeaweedServer
 
 REMOTE_KINDS = ("s3", "minio")
 

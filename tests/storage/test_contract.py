@@ -113,6 +113,34 @@ def test_a_large_streamed_object_round_trips_through_multipart_upload(
     assert driver.stat("large.bin") == BlobStat("large.bin", size)
 
 
+@pytest.mark.parametrize("size", [3 * MIB, 20 * MIB + 17], ids=["single-request", "multipart"])
+def test_a_seekable_file_of_known_size_round_trips(driver: StorageDriver, tmp_path, size) -> None:
+    path = tmp_path / "spooled.bin"
+    stream = GeneratedStream(size, seed=3)
+    with open(path, "wb") as out:
+        while chunk := stream.read(MIB):
+            out.write(chunk)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with open(path, "rb") as file:
+        driver.put("spooled.bin", file, size)
+
+    assert hashlib.sha256(read(driver, "spooled.bin")).hexdigest() == expected
+    assert driver.stat("spooled.bin") == BlobStat("spooled.bin", size)
+
+
+def test_a_seekable_file_shorter_than_announced_stores_nothing(
+    driver: StorageDriver, tmp_path
+) -> None:
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"x" * (9 * MIB))
+
+    with open(path, "rb") as file, pytest.raises(ValueError, match="announced"):
+        driver.put("short.bin", file, 10 * MIB)
+
+    assert driver.stat("short.bin") is None
+
+
 # --- ranges ------------------------------------------------------------------------------
 
 
@@ -268,8 +296,63 @@ def test_presigned_get_url_serves_the_object_over_http(
     assert response.content == DATA
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "image/png"},
+        {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    ],
+    ids=["type", "type-disposition-cache"],
+)
+def test_presigned_get_url_signs_response_header_overrides(
+    driver: StorageDriver, driver_kind: str, headers: dict[str, str]
+) -> None:
+    put_bytes(driver, "shared/overrides.bin", DATA)
+
+    url = driver.presigned_get_url("shared/overrides.bin", 60, response_headers=headers)
+
+    if driver_kind == "file":
+        assert url is None
+        return
+    assert url is not None
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == DATA
+    for name, value in headers.items():
+        assert response.headers[name] == value
+
+
+def test_presigned_get_url_refuses_headers_it_cannot_sign(driver: StorageDriver) -> None:
+    put_bytes(driver, "shared/csp.bin", DATA)
+
+    headers = {"Content-Type": "image/png", "Content-Security-Policy": "sandbox"}
+    assert driver.presigned_get_url("shared/csp.bin", 60, response_headers=headers) is None
+
+
+def test_local_path_is_a_file_with_the_bytes_or_none(
+    driver: StorageDriver, driver_kind: str
+) -> None:
+    put_bytes(driver, "docs/local.bin", DATA)
+
+    path = driver.local_path("docs/local.bin")
+
+    if driver_kind == "file":
+        assert path is not None
+        with open(path, "rb") as file:
+            assert file.read() == DATA
+    else:
+        assert path is None
+    assert driver.local_path("docs/missing.bin") is None
+
+
 def test_check_passes_when_the_backend_answers(driver: StorageDriver) -> None:
     driver.check()
+    driver.check(timeout=1.0)
 
 
 def test_the_driver_can_be_shared_between_threads(driver: StorageDriver) -> None:

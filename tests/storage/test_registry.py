@@ -8,13 +8,13 @@ import sys
 import pluggy
 import pytest
 
+from core.testing.servers.seaweedfs import SeaweedServer
 from storage_drivers import plugin
 from storage_drivers.base import BlobStat, StorageDriver, StorageMisconfigured
 from storage_drivers.local import LocalDriver
 from storage_drivers.minio import MinioDriver
 from storage_drivers.registry import BUILTIN_DRIVERS, LazyDriverMap, open_storage, url_scheme
 from storage_drivers.s3 import S3Driver
-from tests.servers.seaweedfs import SeaweedServer
 from tests.storage.targets import remote_url
 
 
@@ -133,6 +133,27 @@ def test_the_plugin_registers_the_builtin_drivers_through_the_hook() -> None:
     manager.add_hookspecs(hookspecs)
     manager.register(plugin)
 
-    results = manager.hook.register_storage_drivers()
+    [drivers] = manager.hook.register_storage_drivers()
 
-    assert results == [{"file": LocalDriver, "s3": S3Driver, "minio": MinioDriver}]
+    assert drivers == {
+        "file": "storage_drivers.local:LocalDriver",
+        "s3": "storage_drivers.s3:S3Driver",
+        "minio": "storage_drivers.minio:MinioDriver",
+    }
+    assert dict(LazyDriverMap(drivers)) == {
+        "file": LocalDriver,
+        "s3": S3Driver,
+        "minio": MinioDriver,
+    }
+
+
+def test_an_app_on_the_local_driver_imports_neither_boto3_nor_minio(tmp_path) -> None:
+    code = (
+        "import sys\n"
+        "from core.app import create_app\n"
+        f"create_app({{'database_url': 'sqlite:///{tmp_path}/x.db', "
+        f"'storage_url': 'file://{tmp_path}/blobs'}})\n"
+        "loaded = sorted(m for m in ('boto3', 'botocore', 'minio') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

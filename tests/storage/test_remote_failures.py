@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from core.testing.servers.seaweedfs import SeaweedServer
 from storage_drivers.base import StorageDriver, StorageMisconfigured, StorageUnavailable
 from storage_drivers.registry import BUILTIN_DRIVERS, open_storage
-from tests.servers.seaweedfs import SeaweedServer
 from tests.storage.streams import MIB, GeneratedStream
 from tests.storage.targets import REMOTE_KINDS, remote_url
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from tests.servers.process import free_ports
+from core.testing.servers.process import free_ports
 
 Body = bytes | Callable[[], Iterable[bytes]]
 

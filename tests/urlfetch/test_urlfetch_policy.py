@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from core.urlfetch.policy import (
+    SPECIAL_PURPOSE_BLOCKS,
     AddressPolicy,
     InvalidUrl,
+    SpecialBlock,
     UrlBlocked,
     UrlUnresolvable,
     blocked_reason,
@@ -41,11 +43,28 @@ ALLOW_LOCAL_SERVER = AddressPolicy(parse_networks(["127.0.0.1/32"]))
         ("ff02::1", "multicast"),
         ("100.64.0.1", "shared (carrier-grade NAT)"),
         ("240.0.0.1", "reserved"),
-        ("255.255.255.255", "reserved"),
-        ("192.0.2.1", "non-public"),  # documentation
-        ("198.18.0.1", "non-public"),  # benchmarking
-        ("0.1.2.3", "non-public"),  # "this network"
-        ("2001:db8::1", "non-public"),  # documentation
+        ("255.255.255.255", "broadcast"),
+        ("192.0.2.1", "documentation"),
+        ("198.51.100.7", "documentation"),
+        ("203.0.113.9", "documentation"),
+        ("198.18.0.1", "benchmarking"),
+        ("198.19.255.254", "benchmarking"),
+        ("0.1.2.3", "this network"),
+        ("192.0.0.192", "IETF protocol assignments"),  # found fetched by the hostile probe
+        ("192.0.0.8", "IETF protocol assignments"),  # IPv4 dummy address
+        ("192.0.0.170", "IETF protocol assignments"),  # NAT64 discovery
+        ("192.88.99.1", "deprecated 6to4 relay anycast"),
+        ("2001:db8::1", "documentation"),
+        ("3fff::1", "documentation"),
+        ("100::1", "discard-only"),
+        ("2001:2::1", "IETF protocol assignments"),  # IPv6 benchmarking
+        ("2001:10::1", "IETF protocol assignments"),  # ORCHID
+        ("5f00::1", "segment routing (SRv6) SIDs"),
+        ("fec0::1", "site-local"),
+        ("4000::1", "reserved"),  # outside 2000::/3 global unicast
+        ("::ffff:192.0.0.192", "IPv4-mapped IETF protocol assignments"),
+        ("64:ff9b:1::808:808", "local-use IPv4/IPv6 translation"),
+        ("64:ff9b:1::a00:1", "NAT64 private"),
         ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
         ("::ffff:10.0.0.1", "IPv4-mapped private"),
         ("::ffff:169.254.169.254", "IPv4-mapped link-local"),
@@ -61,11 +80,42 @@ def test_non_public_addresses_are_blocked_with_their_class(address: str, reason:
 
 
 @pytest.mark.parametrize(
-    "address", ["93.184.215.14", "8.8.8.8", "2606:4700::6810:85e5", "::ffff:8.8.8.8"]
+    "address",
+    [
+        "93.184.215.14",
+        "8.8.8.8",
+        "2606:4700::6810:85e5",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",  # well-known NAT64 of a public address
+        "2002:808:808::1",  # 6to4 of a public address
+        "192.31.196.1",  # AS112-v4: globally reachable in the registry
+        "192.52.193.1",  # AMT: globally reachable
+        "192.175.48.1",  # AS112 direct delegation: globally reachable
+        "2620:4f:8000::1",  # AS112 direct delegation (IPv6): globally reachable
+    ],
 )
 def test_public_addresses_are_allowed(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) is None
     NO_ALLOW.check(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("block", SPECIAL_PURPOSE_BLOCKS, ids=lambda b: str(b.network))
+def test_every_address_of_every_block_in_the_table_is_refused(block: SpecialBlock) -> None:
+    network = block.network
+    middle = network[network.num_addresses // 2]
+    for address in (network.network_address, middle, network.broadcast_address):
+        assert blocked_reason(address) is not None, address
+
+
+def test_the_decision_does_not_depend_on_pythons_address_classes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    samples = ["192.0.0.192", "10.0.0.1", "8.8.8.8", "2001:db8::1", "2606:4700::1", "fe80::1"]
+    expected = {sample: blocked_reason(ipaddress.ip_address(sample)) for sample in samples}
+    for cls in (ipaddress.IPv4Address, ipaddress.IPv6Address):
+        for name in ("is_private", "is_global", "is_reserved", "is_loopback", "is_link_local"):
+            monkeypatch.setattr(cls, name, property(lambda self: False))
+    assert {s: blocked_reason(ipaddress.ip_address(s)) for s in samples} == expected
 
 
 def test_blocked_error_names_the_address_and_its_class() -> None:
@@ -94,6 +144,8 @@ def test_blocked_error_names_the_address_and_its_class() -> None:
         ("http://127.1/", "127.0.0.1"),
         ("http://0/", "0.0.0.0"),
         ("http://[::ffff:a9fe:a9fe]/", "::ffff:a9fe:a9fe"),
+        ("http://192.0.0.192/", "192.0.0.192"),
+        ("http://3221225664/", "192.0.0.192"),  # decimal spelling
     ],
 )
 def test_every_spelling_of_an_internal_address_is_blocked(url: str, address: str) -> None:

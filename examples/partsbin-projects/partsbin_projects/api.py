@@ -14,7 +14,14 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, RootModel, StringConstraints
 
-from core.plugin_api import MAX_ID, StrictBody, error_responses, may_be_absent
+from core.plugin_api import (
+    MAX_ID,
+    MultiLine,
+    SingleLineRequired,
+    StrictBody,
+    error_responses,
+    may_be_absent,
+)
 from partsbin_projects import service
 from partsbin_projects.models import DESCRIPTION_MAX, NAME_MAX, Project
 
@@ -24,8 +31,10 @@ blueprint = APIBlueprint(
 
 _ITEM = "/<int:project_id>"
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+Name = Annotated[
+    SingleLineRequired, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+]
+Description = Annotated[MultiLine, Field(max_length=DESCRIPTION_MAX)]
 Status = Literal["idea", "building", "done"]
 
 

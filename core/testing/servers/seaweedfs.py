@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.servers.process import (
+from core.testing.servers.process import (
     LOOPBACK,
     die_with_parent,
     free_ports,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.servers.process import free_ports
+from core.testing.servers.process import free_ports
 
 
 def partsbin_executable() -> str:

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from tests.servers.process import LOOPBACK, free_ports, log_tail, track, untrack
+from core.testing.servers.process import LOOPBACK, free_ports, log_tail, track, untrack
 
 _PREFERRED_BIN_DIR = "/usr/lib/postgresql/15/bin"
 _OWNER = "postgres"

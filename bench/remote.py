@@ -1,0 +1,355 @@
+"""Local driver vs S3 (SeaweedFS) side by side: thumbnails, CAS GETs, uploads, dedup, 90 MiB.
+
+One ``partsbin serve`` process (1 gunicorn worker x 8 threads) on PostgreSQL (the suite's
+server helper) per backend, both running at once; each figure is measured on every backend back
+to back, in alternating order over two rounds (best of the two), so the ratios S3/local see the
+same machine load. With S3 the server gets a local read-through cache (``PARTSBIN_CACHE_DIR``)
+when the settings know it. Figures:
+
+* warm thumbnail and CAS GET 100 KiB: requests/s, 8 closed-loop client processes;
+* cold thumbnail of a 1.6 MP JPEG: median ms of first requests of distinct photos;
+* 50 KiB PNG uploads/s (sequential, unique content);
+* 90 MiB PDF upload: MB/s and the server worker's peak RSS growth;
+* dedup: the same 5 MiB PDF uploaded 20 times, uploads/s.
+
+``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+from bench.common import MB, free_port, print_table, remote_storage_url, seaweedfs, wait_for_http
+from bench.http_load import Scenario, client_pool, run_load
+from core.config import Settings
+
+CLIENTS = 8
+BACKENDS = ("local", "s3")
+
+
+# --- content ----------------------------------------------------------------------------------
+
+
+def noise_png(size_bytes: int) -> bytes:
+    """A PNG of random pixels (incompressible) of about ``size_bytes``, unique per call."""
+    side = max(8, int((size_bytes / 3) ** 0.5))
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def photo_jpeg(width: int, height: int, seed: int) -> bytes:
+    """A photo-like JPEG (gradient plus noise), distinct per ``seed``."""
+    gradient = Image.linear_gradient("L").resize((width, height))
+    noise = Image.effect_noise((width, height), 24 + seed % 7)
+    tint = Image.new("L", (width, height), seed * 37 % 256)
+    out = io.BytesIO()
+    Image.merge("RGB", (gradient, noise, tint)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def big_pdf(size: int) -> bytes:
+    """A valid one-page PDF of about ``size`` bytes (a large unreferenced binary stream)."""
+    payload = os.urandom(size)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        b"<< /Length " + str(len(payload)).encode() + b" >>\nstream\n" + payload + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
+    out += f"startxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def _worker_pid(master: int, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+            if children:
+                return int(children[0])
+        time.sleep(0.05)
+    raise RuntimeError("gunicorn started no worker")
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class PeakRss:
+    """Samples another process's VmRSS every 5 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.base = self.peak = _rss_kb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, _rss_kb(self.pid))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.base) / 1024
+
+
+@contextlib.contextmanager
+def serve(
+    folder: Path, database_url: str, storage_url: str, cache: bool
+) -> Iterator[tuple[int, int]]:
+    """``partsbin serve`` with 1 worker x 8 threads; yields (port, worker pid)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PARTSBIN_DATABASE_URL": database_url,
+        "PARTSBIN_STORAGE_URL": storage_url,
+        "PARTSBIN_HOST": "127.0.0.1",
+        "PARTSBIN_PORT": str(port),
+        "PARTSBIN_WORKERS": "1",
+        "PARTSBIN_THREADS": "8",
+        "PARTSBIN_LOG_LEVEL": "WARNING",
+    }
+    if cache and "cache_dir" in Settings.model_fields:
+        env["PARTSBIN_CACHE_DIR"] = str(folder / "cache")
+    partsbin = Path(sys.executable).parent / "partsbin"
+    with open(folder / "server.log", "ab") as log:
+        process = subprocess.Popen(
+            [str(partsbin), "serve", "--migrate"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/readyz", timeout=90)
+        yield port, _worker_pid(process.pid)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+# --- the measurements -------------------------------------------------------------------------
+
+
+def _upload(session: requests.Session, base: str, set_id: int, data: bytes, name: str) -> dict:
+    response = session.post(
+        f"{base}/api/attachment-sets/{set_id}/attachments",
+        files={"file": (name, data)},
+        data={"title": name},
+        timeout=300,
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"upload of {name} answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+def _sha(attachment: dict) -> str:
+    return str(attachment["attachment_url"]).rsplit("/", 1)[-1].split("?")[0]
+
+
+@dataclass
+class Target:
+    """One running server under test and what the figures need from it."""
+
+    backend: str
+    port: int
+    worker_pid: int
+    session: requests.Session = field(default_factory=requests.Session)
+    set_id: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def upload(self, data: bytes, name: str) -> dict:
+        return _upload(self.session, self.base, self.set_id, data, name)
+
+
+def small_uploads(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """50 KiB PNGs, unique, one after the other."""
+    pngs = [noise_png(50 * 1024) for _ in range(20 if quick else 40)]
+    started = time.perf_counter()
+    for png in pngs:
+        target.upload(png, "small.png")
+    return {"small uploads/s": len(pngs) / (time.perf_counter() - started)}
+
+
+def dedup_uploads(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """The same 5 MiB PDF again and again (stored by the first, untimed, upload)."""
+    pdf = big_pdf(5 * 1024 * 1024)
+    target.upload(pdf, "same.pdf")
+    repeats = 10 if quick else 20
+    started = time.perf_counter()
+    for _ in range(repeats):
+        target.upload(pdf, "same.pdf")
+    return {"dedup uploads/s": repeats / (time.perf_counter() - started)}
+
+
+def large_upload(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """One new 90 MiB PDF; the worker's peak RSS growth while it is handled."""
+    large = big_pdf(90 * 1024 * 1024)
+    with PeakRss(target.worker_pid) as rss:
+        started = time.perf_counter()
+        target.upload(large, "large.pdf")
+        took = time.perf_counter() - started
+    return {
+        "90 MiB upload MB/s": 90 * 1024 * 1024 / MB / took,
+        "90 MiB upload RSS growth MiB": rss.growth_mib,
+    }
+
+
+def cold_thumbnails(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """First ``?thumbnail=300`` of distinct 1.6 MP photos (median)."""
+    photos = [target.upload(photo_jpeg(1600, 1000, i), f"p{i}.jpg") for i in range(6)]
+    cold = []
+    for attachment in photos:
+        started = time.perf_counter()
+        response = target.session.get(
+            f"{target.base}/api/cas/{_sha(attachment)}?thumbnail=300", timeout=60
+        )
+        cold.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"thumbnail answered {response.status_code}")
+    return {"cold thumbnail ms": statistics.median(cold) * 1000}
+
+
+def _load(target: Target, name: str, path: str, quick: bool, pool: object) -> dict[str, float]:
+    scenario = Scenario(name, path, {}, 200)
+    run_load(pool, CLIENTS, target.port, scenario, 1.0)  # warm-up (fills the cache)
+    result = run_load(pool, CLIENTS, target.port, scenario, 3.0 if quick else 5.0)
+    if result.errors:
+        print(f"  {target.backend} {name}: {result.errors} errors", flush=True)
+    return {name: result.per_second}
+
+
+def warm_thumbnail(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    sha = _sha(target.upload(photo_jpeg(1600, 1000, 99), "warm.jpg"))
+    path = f"/api/cas/{sha}?thumbnail=300"
+    target.session.get(target.base + path, timeout=60).raise_for_status()
+    return _load(target, "warm thumbnail req/s", path, quick, pool)
+
+
+def cas_get(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    sha = _sha(target.upload(noise_png(100 * 1024), "100k.png"))
+    return _load(target, "CAS GET 100 KiB req/s", f"/api/cas/{sha}", quick, pool)
+
+
+FIGURES = [
+    warm_thumbnail, cas_get, small_uploads, dedup_uploads, cold_thumbnails, large_upload
+]
+
+
+def run(args: argparse.Namespace) -> None:
+    from core.testing.servers.postgres import PostgresServer
+
+    backends = os.environ.get("PARTSBIN_BENCH_BACKENDS", ",".join(BACKENDS)).split(",")
+    rounds = 1 if args.quick else 2
+    results: dict[str, dict[str, list[float]]] = {b: {} for b in backends}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="partsbin-bench-remote-"))
+        s3 = stack.enter_context(seaweedfs())
+        pg = stack.enter_context(PostgresServer())
+        pool = stack.enter_context(client_pool(CLIENTS))
+        bucket = s3.create_bucket(f"bench-{uuid.uuid4().hex[:8]}")
+        targets = []
+        for backend in backends:
+            folder = Path(tmp) / backend
+            folder.mkdir()
+            database = pg.create_database(f"bench_{backend}_{uuid.uuid4().hex[:6]}")
+            if backend == "local":
+                storage = f"file://{folder / 'blobs'}"
+            else:
+                storage = remote_storage_url(backend, s3, bucket, backend)
+            port, worker = stack.enter_context(
+                serve(folder, database, storage, cache=backend != "local")
+            )
+            target = Target(backend, port, worker)
+            part = target.session.post(
+                f"{target.base}/api/parts", json={"description": "bench"}, timeout=30
+            ).json()
+            target.set_id = int(part["attachment_set_id"])
+            target.upload(noise_png(50 * 1024), "warm-up.png")
+            targets.append(target)
+        # Each figure runs on every backend back to back, in alternating order over the rounds,
+        # so a change in the machine's load hits both sides of a ratio alike.
+        for round_number in range(rounds):
+            for figure in FIGURES:
+                order = targets if round_number % 2 == 0 else targets[::-1]
+                for target in order:
+                    for name, value in figure(target, args.quick, pool).items():
+                        results[target.backend].setdefault(name, []).append(value)
+                        print(f"  {target.backend}: {name} = {value:.1f}", flush=True)
+    _print(results, backends, rounds)
+
+
+def _best(name: str, values: list[float]) -> float:
+    lower_is_better = name.endswith(" ms") or "RSS" in name
+    return min(values) if lower_is_better else max(values)
+
+
+def _print(results: dict[str, dict[str, list[float]]], backends: list[str], rounds: int) -> None:
+    names = list(results[backends[0]])
+    rows = []
+    for name in names:
+        best = {b: _best(name, results[b][name]) for b in backends}
+        row: list[object] = [name, *best.values()]
+        if "local" in best:
+            row += [f"{best[b] / best['local']:.2f}" for b in backends if b != "local"]
+        rows.append(row)
+    headers = ["figure", *backends]
+    headers += [f"{b}/local" for b in backends if b != "local" and "local" in backends]
+    print_table(
+        "local vs S3 (SeaweedFS), PostgreSQL, partsbin serve 1 worker x 8 threads "
+        f"(best of {rounds}, backends alternating)",
+        headers,
+        rows,
+    )

@@ -1,0 +1,128 @@
+"""What one upload costs: storage requests and SQL statements, so they cannot silently grow.
+
+The storage is a real S3 server (SeaweedFS) behind a pass-through counter; SQL statements are
+counted from Peewee's query log. docs/architecture.md ("Round trips of an upload") says why each
+remaining one is there.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+
+from core.attachments.models import AttachmentSet
+from core.cas.ingest import ingest
+from core.state import get_state
+from tests.reliability.conftest import png_bytes
+from tests.storage.counting import CountingDriver
+from tests.storage.targets import remote_url
+
+pytestmark = pytest.mark.s3
+
+
+@pytest.fixture
+def storage_url(s3_server, s3_bucket: str, s3_prefix: str) -> str:
+    return remote_url("s3", s3_server, s3_bucket, s3_prefix)
+
+
+@dataclass
+class SqlLog(logging.Handler):
+    """Collects the first word of every statement Peewee executes."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, tuple):  # (sql, params); other records are pool messages
+            self.statements.append(str(record.msg[0]).split(None, 1)[0].upper())
+
+
+@pytest.fixture
+def sql() -> Iterator[SqlLog]:
+    handler = SqlLog()
+    logger = logging.getLogger("peewee")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+@pytest.fixture
+def counted(app: Flask) -> CountingDriver:
+    state = get_state(app)
+    state.storage = CountingDriver(state.storage)
+    return state.storage
+
+
+@pytest.fixture
+def set_id(app: Flask) -> int:
+    with app.app_context():
+        return int(AttachmentSet.create().id)
+
+
+def upload(app: Flask, set_id: int, data: bytes):
+    return app.test_client().post(
+        f"/api/attachment-sets/{set_id}/attachments",
+        data={"file": (io.BytesIO(data), "p.png"), "title": "photo"},
+        content_type="multipart/form-data",
+    )
+
+
+def locking(app: Flask) -> list[str]:
+    """The blob-lock statement PostgreSQL adds inside the insert transaction (none on SQLite)."""
+    return [] if "sqlite" in get_state(app).settings.database_url else ["SELECT"]
+
+
+def test_an_upload_of_new_bytes_costs_two_stats_one_put_and_four_statements(
+    app: Flask, set_id: int, counted: CountingDriver, sql: SqlLog
+) -> None:
+    response = upload(app, set_id, png_bytes(seed=101, size=(64, 48)))
+
+    assert response.status_code == 201, response.json
+    assert counted.calls == {"stat": 2, "put": 1}
+    # set exists (before the body); set locked + re-checked, [blob lock], row, first cover
+    assert sql.statements == ["SELECT", "SELECT", *locking(app), "INSERT", "UPDATE"]
+
+
+def test_a_dedup_hit_costs_two_stats_no_put_and_three_statements(
+    app: Flask, set_id: int, counted: CountingDriver, sql: SqlLog
+) -> None:
+    data = png_bytes(seed=102, size=(64, 48))
+    assert upload(app, set_id, data).status_code == 201
+    counted.reset()
+    sql.statements.clear()
+
+    response = upload(app, set_id, data)
+
+    assert response.status_code == 201, response.json
+    assert counted.calls == {"stat": 2}
+    assert sql.statements == ["SELECT", "SELECT", *locking(app), "INSERT"]
+
+
+def test_a_dedup_hit_does_not_validate_the_bytes_again(
+    app: Flask, counted: CountingDriver, set_id: int
+) -> None:
+    """Bytes already under ``cas/<sha256>`` passed the pipeline when first stored; the same
+    bytes are not opened again. (Here they were stored without the check, so a second
+    validation would refuse them: the 201 shows that it did not run.)"""
+    truncated = png_bytes(seed=103, size=(64, 48))[:-20]
+    assert upload(app, set_id, truncated).status_code == 422
+    ingest(counted.inner, io.BytesIO(truncated), lambda _type: 10**9)
+    counted.reset()
+
+    response = upload(app, set_id, truncated)
+
+    assert response.status_code == 201, response.json
+    assert "put" not in counted.calls
