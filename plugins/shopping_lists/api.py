@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.plugin_api import NotFound, error_responses, tuples
+from core.plugin_api import READER, NotFound, error_responses, requires_role, tuples
 from plugins.kits.service import get_kit
 from plugins.parts.models import Part
 from plugins.parts.service import get_part
@@ -242,6 +242,7 @@ def delete_link(path: LinkPath) -> Response:
 @blueprint.post(
     "/kits/shopping-list-memberships/query", responses={200: None, **error_responses(400, 404)}
 )
+@requires_role(READER)  # a query sent as POST: readers may use it
 def kit_memberships(body: KitMembershipQueryIn) -> Response:
     """The list links of each given kit, in the order asked (links to active lists only unless
     ``include_done``): two queries whatever the number of kits. An unknown kit is a 404."""
@@ -293,6 +294,7 @@ def add_part_membership(path: PartKeyPath, body: PartMembershipIn) -> Response:
 @blueprint.post(
     "/parts/shopping-list-memberships/query", responses={200: None, **error_responses(400, 404)}
 )
+@requires_role(READER)  # a query sent as POST: readers may use it
 def part_memberships_query(body: PartMembershipQueryIn) -> Response:
     """The memberships of each given part, in the order asked: four queries whatever the number
     of parts. An unknown part key is a 404."""

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field
 
-from core.plugin_api import MAX_ID, LongText, QueryModel, RowId, StrictTextBody
+from core.plugin_api import (
+    BodyId,
+    LongText,
+    MultiLine,
+    QueryModel,
+    RowId,
+    SingleLineRequired,
+    StrictTextBody,
+)
 from plugins.parts.schemas import PartKey
 
 #: Largest quantity one line may need, order or receive at once (keeps sums far from overflow).
@@ -18,10 +26,18 @@ MAX_QUERY_IDS = 250
 #: The most locations one receipt may fill.
 MAX_ALLOCATIONS = 100
 
-Qty = Annotated[int, Field(strict=True, ge=1, le=MAX_QTY)]
-OrderedQty = Annotated[int, Field(strict=True, ge=0, le=MAX_QTY)]
-BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
-ListName = Annotated[str, Field(min_length=1, max_length=255)]
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's integer includes 7.0, but never true or "7" (pydantic would take both).
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+Qty = Annotated[int, Field(ge=1, le=MAX_QTY), BeforeValidator(_json_integer)]
+OrderedQty = Annotated[int, Field(ge=0, le=MAX_QTY), BeforeValidator(_json_integer)]
+Units = Annotated[int, Field(ge=1, le=MAX_UNITS), BeforeValidator(_json_integer)]
+ListName = Annotated[SingleLineRequired, Field(min_length=1, max_length=255)]
 ListStatus = Literal["active", "done"]
 GroupStatus = Literal["active", "ordered"]
 
@@ -52,22 +68,10 @@ class PartKeyPath(BaseModel):
 
 class ListsQuery(QueryModel):
     include_done: bool = Field(default=False, description="include lists whose status is done")
-    status: list[str] | None = Field(
+    status: list[ListStatus] | None = Field(
         default=None,
-        description="only lists with one of these statuses (`?status=active&status=done` or "
-        "`?status=active,done`)",
+        description="only lists with one of these statuses (`?status=active&status=done`)",
     )
-
-    @field_validator("status")
-    @classmethod
-    def _statuses(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        statuses = [part.strip() for item in value for part in item.split(",") if part.strip()]
-        for status in statuses:
-            if status not in ("active", "done"):
-                raise ValueError(f"unknown status {status!r}; use active or done")
-        return statuses or None
 
 
 class ListIn(StrictTextBody):
@@ -121,12 +125,12 @@ class GroupIn(StrictTextBody):
 
 
 class GroupUpdateIn(StrictTextBody):
-    note: Annotated[str, Field(max_length=10_000)] | None = None
+    note: Annotated[MultiLine, Field(max_length=10_000)] | None = None
     status: GroupStatus | None = None
 
 
 class KitPushIn(StrictTextBody):
-    units: Annotated[int, Field(strict=True, ge=1, le=MAX_UNITS)] | None = None
+    units: Units | None = None
     honor_reserved: bool = False
     shopping_list_id: BodyId | None = None
     new_list_name: ListName | None = None

@@ -530,6 +530,7 @@ def receive(line_id: int, receive_qty: int, allocations: Sequence[Allocation]) -
     a location twice), :class:`NotFound` (an unknown box or location), or :class:`Conflict`
     ``SHOPPING_LIST_DONE`` / ``LINE_NOT_ORDERED``.
     """
+    line = get_line(line_id)
     total = sum(allocation.qty for allocation in allocations)
     if total != receive_qty:
         raise ValidationFailed(
@@ -541,7 +542,6 @@ def receive(line_id: int, receive_qty: int, allocations: Sequence[Allocation]) -
         raise ValidationFailed(
             "each location may appear once in the allocations", {"allocations": places}
         )
-    line = get_line(line_id)
     _ensure_active(get_list(line.shopping_list_id))
     part = Part.get_by_id(line.part_id)
     with database.atomic():
@@ -635,7 +635,8 @@ def push_kit(
 
     Per kit line: needed = ``required_per_unit x units`` minus the stock in hand (minus what
     other active kits reserve when ``honor_reserved``), when above 0. The target is the active
-    list ``shopping_list_id`` or a new list ``new_list_name`` (exactly one of them). A part
+    list ``shopping_list_id`` or a new list ``new_list_name`` (exactly one of them, unless
+    nothing is lacking: then nothing changes, and no target is needed). A part
     already on the list gets its new line's ``needed`` raised; the link kit -> list records the
     units, the choice and the kit's ``updated_at``. Raises :class:`NotFound`,
     :class:`ValidationFailed`, or :class:`Conflict` ``KIT_ARCHIVED``, ``SHOPPING_LIST_DONE``,
@@ -649,11 +650,10 @@ def push_kit(
             {"kit_id": kit_id},
             code="KIT_ARCHIVED",
         )
-    if (shopping_list_id is None) == (new_list_name is None):
-        raise ValidationFailed(
-            "give either shopping_list_id (an active list) or new_list_name",
-            {"shopping_list_id": shopping_list_id, "new_list_name": new_list_name},
-        )
+    target = None
+    if shopping_list_id is not None:
+        target = get_list(shopping_list_id)
+        _ensure_active(target)
     units = units or kit.build_target
     needs: list[tuple[Any, int]] = []
     for row in content_lines(kit):
@@ -661,14 +661,15 @@ def push_kit(
         lacking = row.content.required_per_unit * units - max(usable, 0)
         if lacking > 0:
             needs.append((row, lacking))
-    target = None
-    if shopping_list_id is not None:
-        target = get_list(shopping_list_id)
-        _ensure_active(target)
-    elif new_list_name is not None and _name_taken(new_list_name):
-        raise _name_conflict(new_list_name)
     if not needs:
         return PushResult(target, None, False, 0, 0)
+    if (shopping_list_id is None) == (new_list_name is None):
+        raise ValidationFailed(
+            "give either shopping_list_id (an active list) or new_list_name",
+            {"shopping_list_id": shopping_list_id, "new_list_name": new_list_name},
+        )
+    if new_list_name is not None and _name_taken(new_list_name):
+        raise _name_conflict(new_list_name)
     try:
         return _apply_push(
             kit,

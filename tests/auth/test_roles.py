@@ -24,7 +24,12 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 OPEN_PREFIXES = ("/health/", "/api/docs", "/api/auth/", "/static/")
 #: Write-method routes that only read, so readers may call them (as in EI's contract). A write
 #: route that needs less than editor and is not listed here fails the walks.
-READ_ONLY_POSTS = ("/api/probe/search", "/api/kits/pick-list-memberships/query")
+READ_ONLY_POSTS = (
+    "/api/probe/search",
+    "/api/kits/pick-list-memberships/query",
+    "/api/kits/shopping-list-memberships/query",
+    "/api/parts/shopping-list-memberships/query",
+)
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 

@@ -139,7 +139,7 @@ def test_the_list_index_hides_done_lists_unless_asked(client, new_list) -> None:
     assert {row["id"] for row in everything} == {active["id"], done["id"]}
     only_done = client.get("/api/shopping-lists?status=done").json
     assert [row["id"] for row in only_done] == [done["id"]]
-    both = client.get("/api/shopping-lists?status=active,done").json
+    both = client.get("/api/shopping-lists?status=active&status=done").json
     assert {row["id"] for row in both} == {active["id"], done["id"]}
     assert client.get("/api/shopping-lists?status=ready").status_code == 400
 
