@@ -172,10 +172,12 @@ def gadgets(tmp_path: Path) -> MigrationSource:
 def gadgets_app(app_config: dict[str, Any], gadgets: MigrationSource) -> Iterator[Flask]:
     """An app with the built-in plugins and ``gadgets``, every 001 applied (gadgets' last).
 
-    ``pick_lists`` (which depends on kits) is disabled, so kits is a leaf the tests may undo.
+    ``pick_lists`` and ``shopping_lists`` (which depend on kits) are disabled, so kits is a leaf
+    the tests may undo.
     """
     app = create_app(
-        {**app_config, "disable_plugins": "pick_lists"}, plugins=[_MigrationsPlugin(gadgets)]
+        {**app_config, "disable_plugins": "pick_lists,shopping_lists"},
+        plugins=[_MigrationsPlugin(gadgets)],
     )
     app.config["TESTING"] = True
     with app.app_context():
