@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from core.plugin_api import READER, error_responses, requires_role
-from plugins.kits import hook_calls, service, views
+from core.plugin_api import error_responses
+from plugins.kits import service, views
 from plugins.kits.schemas import (
     KitContentCreateIn,
     KitContentOut,
@@ -16,9 +16,7 @@ from plugins.kits.schemas import (
     KitDetailOut,
     KitList,
     KitListQuery,
-    KitMembershipQueryIn,
     KitPath,
-    KitShoppingQueryOut,
     KitUpdateIn,
 )
 
@@ -39,19 +37,6 @@ def list_kits(query: KitListQuery) -> Response:
     """Kits, most recently updated first, optionally filtered by status and a search text."""
     kits = service.list_kits(query.status, query.query, query.limit, query.offset)
     return jsonify(views.kit_list(kits))
-
-
-@blueprint.post(
-    "/kits/shopping-list-memberships/query",
-    responses={200: KitShoppingQueryOut, **error_responses(400)},
-)
-@requires_role(READER)  # a query sent as POST: readers may use it
-def query_shopping_list_memberships(body: KitMembershipQueryIn) -> Response:
-    """The shopping-list links of many kits at once, in the order asked (one hook call)."""
-    found = hook_calls.shopping_list_links(body.kit_ids, include_done=body.include_done)
-    return jsonify(
-        {"memberships": [{"kit_id": i, "memberships": found[i]} for i in body.kit_ids]}
-    )
 
 
 @blueprint.post("/kits", responses={201: KitDetailOut, **error_responses(400, 409)})

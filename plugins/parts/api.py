@@ -9,20 +9,16 @@ from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from core.plugin_api import (
-    READER,
     attachment_json,
     error_responses,
     preview_url,
     proxied_content,
     proxied_preview_image,
-    requires_role,
 )
 from plugins.parts import hook_calls, service, views
 from plugins.parts.schemas import (
     CopyAttachmentIn,
     CopyAttachmentOut,
-    MembershipQueryIn,
-    MembershipQueryOut,
     PartCreateIn,
     PartDetailOut,
     PartKitReservationsOut,
@@ -32,7 +28,6 @@ from plugins.parts.schemas import (
     PartLocationList,
     PartPath,
     PartUpdateIn,
-    ShoppingListMembershipList,
     UrlPreviewIn,
     UrlPreviewOut,
     UrlQuery,
@@ -133,36 +128,6 @@ def part_locations(path: PartPath) -> Response:
             {"key": part.key, **views.location_json(place)}
             for place in hook_calls.locations([part.id])[part.id]
         ]
-    )
-
-
-@blueprint.get(
-    f"{_PART}/shopping-list-memberships",
-    responses={200: ShoppingListMembershipList, **error_responses(400, 404)},
-)
-def part_shopping_list_memberships(path: PartPath) -> Response:
-    """The part's lines on active shopping lists (from the ``part_shopping_lists`` hook: empty
-    until a shopping-list plugin provides it)."""
-    part = service.get_part(path.key)
-    return jsonify(hook_calls.shopping_lists([part.id])[part.id])
-
-
-@blueprint.post(
-    "/parts/shopping-list-memberships/query",
-    responses={200: MembershipQueryOut, **error_responses(400, 404)},
-)
-@requires_role(READER)  # a query sent as POST: readers may use it
-def query_shopping_list_memberships(body: MembershipQueryIn) -> Response:
-    """Shopping-list lines of many parts at once, in the order asked (one hook call); an
-    unknown key is a 404 naming it."""
-    ids = service.part_ids_by_key(body.part_keys)
-    found = hook_calls.shopping_lists(list(ids.values()), include_done=bool(body.include_done))
-    return jsonify(
-        {
-            "memberships": [
-                {"part_key": key, "memberships": found[ids[key]]} for key in body.part_keys
-            ]
-        }
     )
 
 

@@ -71,13 +71,3 @@ def part_seller_links(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | 
     seller_name, seller_website, link, logo_url, created_at}, ...]`` (``seller_links`` of
     parts). Parts without links may be absent; ``None`` when the plugin knows no sellers.
     """
-
-
-@hookspec
-def part_shopping_lists(part_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
-    """Return, for each given part id, its lines on shopping lists (``include=shopping_lists``):
-    ``[{shopping_list_id, shopping_list_name, shopping_list_status, line_id, line_status, needed,
-    ordered, received, note, seller}, ...]`` (``seller``: ``{id, name, website, logo_url}`` or
-    ``None``), lines of active lists that are not done. Parts on no list may be absent; ``None``
-    when the plugin keeps no shopping lists.
-    """

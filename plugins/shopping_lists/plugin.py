@@ -38,11 +38,24 @@ def register_blueprints() -> list[APIBlueprint]:
 
 
 @hookimpl
-def part_shopping_lists(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The parts' lines on active lists that are not done (three queries)."""
+def part_shopping_lists(
+    part_ids: list[int], include_done: bool = False
+) -> dict[int, list[dict[str, Any]]]:
+    """The parts' lines on active lists that are not done, or all with ``include_done`` (three
+    queries)."""
     from plugins.shopping_lists import service, views
 
-    return views.memberships_json(service.lines_of_parts(part_ids))
+    return views.memberships_json(service.lines_of_parts(part_ids, include_done=include_done))
+
+
+@hookimpl
+def kit_shopping_list_links(
+    kit_ids: list[int], include_done: bool = True
+) -> dict[int, list[dict[str, Any]]]:
+    """The kits' links to shopping lists, newest first (one query)."""
+    from plugins.shopping_lists import service
+
+    return service.kit_links_of_kits(kit_ids, include_done=include_done)
 
 
 @hookimpl

@@ -887,14 +887,15 @@ def part_deletion_blockers(part_id: int) -> list[str]:
     return [f"shopping list {name!r}" for name in _list_names(query)]
 
 
-def kit_links_of_kits(kit_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+def kit_links_of_kits(
+    kit_ids: Iterable[int], include_done: bool = True
+) -> dict[int, list[dict[str, Any]]]:
     """``{kit_id: [link json, ...]}`` for the kit detail's ``shopping_list_links`` (the
-    contract's ``KitShoppingListLinkSchema``, newest first, done lists included), every given
-    kit a key; one query whatever the number of kits. The kit's ``shopping_list_badge_count``
-    is the number of its links whose ``status`` is ``active``."""
+    contract's ``KitShoppingListLinkSchema``, newest first; links to done lists only with
+    ``include_done``), every given kit a key; one query whatever the number of kits."""
     from plugins.shopping_lists import views
 
     return {
         kit_id: [views.link_json(link, row, kit) for link, row, kit in links]
-        for kit_id, links in links_of_kits(kit_ids).items()
+        for kit_id, links in links_of_kits(kit_ids, include_done=include_done).items()
     }
