@@ -692,7 +692,7 @@ def test_the_parts_hook_answers_for_many_parts(app, client, new_list, new_line) 
     line = new_line(shopping_list["id"], needed=3)
     with app.app_context():
         answers = get_state().plugin_manager.hook.part_shopping_lists(
-            part_ids=[line["part_id"], 999999]
+            part_ids=[line["part_id"], 999999], include_done=False
         )
     merged = {k: v for answer in answers if answer for k, v in answer.items()}
     assert [(m["line_id"], m["needed"]) for m in merged[line["part_id"]]] == [(line["id"], 3)]
