@@ -79,7 +79,7 @@ def _seed(app: Any, count: int) -> None:
                         "attachment_set": set_id,
                         "attachment_type": "image",
                         "title": "photo",
-                        "s3_key": blob.key,
+                        "blob_key": blob.key,
                         "content_type": blob.content_type,
                         "file_size": blob.size,
                         "filename": "photo.png",

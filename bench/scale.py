@@ -95,7 +95,7 @@ def _seed(app: Any, count: int) -> tuple[int, int]:
                         sha = _sha(f"blob{n}", start + i)
                         rows.append({
                             "attachment_set": set_id, "attachment_type": "image",
-                            "title": "photo", "s3_key": f"cas/{sha}",
+                            "title": "photo", "blob_key": f"cas/{sha}",
                             "content_type": "image/png", "file_size": 17,
                             "filename": "photo.png", "created_at": now, "updated_at": now,
                         })

@@ -311,9 +311,7 @@ def test_as_applied_rollback_refuses_a_dependencys_newer_migration(
     assert migrations.plan_rollback(1, source="addon")[0].name == "001_initial"
 
 
-def test_a_refused_step_later_in_the_plan_changes_nothing(
-    unmigrated_app, tmp_path: Path
-) -> None:
+def test_a_refused_step_later_in_the_plan_changes_nothing(unmigrated_app, tmp_path: Path) -> None:
     database = get_state(unmigrated_app).database
     base = _source(tmp_path, "base", "base_t")
     addon = _source(tmp_path, "addon", "addon_t", depends_on=("base",))
@@ -390,3 +388,36 @@ def test_source_without_rollback_or_status_is_a_usage_error(gadgets_app) -> None
     assert result.exit_code == 2
     assert "--source and --dry-run go with --rollback or --status" in result.output
     assert _migrations(gadgets_app).status("gadgets")[0]["applied"] == ["001_initial"]
+
+
+def test_the_blob_key_rename_keeps_the_data_both_ways(db_url: str) -> None:
+    """Core migration 003 renames ``s3_key``/``preview_s3_key`` in place, and back."""
+    from playhouse.db_url import connect
+
+    from core.migrations_runner import CORE_SOURCE, _Router
+
+    database = connect(db_url)
+    router = _Router(database, migrate_dir=CORE_SOURCE.path, migrate_table=CORE_SOURCE.table)
+    router.run("002_auth")
+    database.execute_sql(
+        "INSERT INTO attachment_sets (created_at, updated_at) VALUES (?, ?)".replace(
+            "?", database.param
+        ),
+        ("2024-01-01", "2024-01-01"),
+    )
+    insert = (
+        "INSERT INTO attachments (attachment_set_id, attachment_type, title, s3_key, "
+        "preview_s3_key, created_at, updated_at) VALUES (1, 'image', 't', 'cas/aa', 'cas/bb', "
+        "'2024-01-01', '2024-01-01')"
+    )
+    database.execute_sql(insert)
+
+    router.run()
+    assert list(database.execute_sql("SELECT blob_key, preview_blob_key FROM attachments")) == [
+        ("cas/aa", "cas/bb")
+    ]
+    router.rollback()
+    assert list(database.execute_sql("SELECT s3_key, preview_s3_key FROM attachments")) == [
+        ("cas/aa", "cas/bb")
+    ]
+    database.close()

@@ -48,7 +48,7 @@ def archive_names(attachments: list[Attachment]) -> list[tuple[Attachment, str]]
     used: set[str] = set()
     result = []
     for attachment in attachments:
-        if not attachment.s3_key:
+        if not attachment.blob_key:
             continue
         name = safe_filename(attachment.filename or attachment.title, f"attachment-{attachment.id}")
         name = _with_type_extension(name, attachment.content_type)
@@ -72,9 +72,9 @@ def archive_entries(storage: StorageDriver, attachments: list[Attachment]) -> li
     Attachments whose bytes are missing are left out.
     """
     return [
-        (attachment.s3_key, name)
+        (attachment.blob_key, name)
         for attachment, name in archive_names(attachments)
-        if attachment.s3_key and storage.stat(attachment.s3_key) is not None
+        if attachment.blob_key and storage.stat(attachment.blob_key) is not None
     ]
 
 

@@ -151,7 +151,7 @@ def _key_stream(column: peewee.Field) -> Iterator[tuple[str, int]]:
 
 def referenced_keys() -> Iterator[tuple[str, list[int]]]:
     """Every stored key attachment rows name, ascending, with the ids of those rows."""
-    merged = heapq.merge(_key_stream(Attachment.s3_key), _key_stream(Attachment.preview_s3_key))
+    merged = heapq.merge(_key_stream(Attachment.blob_key), _key_stream(Attachment.preview_blob_key))
     for key, rows in itertools.groupby(merged, key=lambda row: row[0]):
         yield key, sorted({attachment_id for _, attachment_id in rows})
 

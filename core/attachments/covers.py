@@ -20,19 +20,19 @@ from core.db import tuples
 def has_image_content(attachment: Attachment) -> bool:
     """Whether the attachment holds stored image bytes."""
     return bool(
-        attachment.s3_key
+        attachment.blob_key
         and attachment.content_type
         and attachment.content_type.startswith("image/")
     )
 
 
 def _image_condition() -> peewee.Expression:
-    return Attachment.s3_key.is_null(False) & Attachment.content_type.startswith("image/")
+    return Attachment.blob_key.is_null(False) & Attachment.content_type.startswith("image/")
 
 
-def cas_url(s3_key: str | None) -> str | None:
+def cas_url(blob_key: str | None) -> str | None:
     """``/api/cas/<sha256>`` for a ``cas/<sha256>`` key, else ``None``."""
-    sha = sha256_of_key(s3_key)
+    sha = sha256_of_key(blob_key)
     return f"/api/cas/{sha}" if sha else None
 
 
@@ -53,13 +53,13 @@ def cover_urls(set_ids: Iterable[int]) -> dict[int, str | None]:
         return {}
     result: dict[int, str | None] = dict.fromkeys(ids)
     query = (
-        AttachmentSet.select(AttachmentSet.id, Attachment.s3_key, Attachment.content_type)
+        AttachmentSet.select(AttachmentSet.id, Attachment.blob_key, Attachment.content_type)
         .join(Attachment, on=(AttachmentSet.cover_attachment == Attachment.id))
         .where(AttachmentSet.id.in_(ids))
     )
-    for set_id, s3_key, content_type in tuples(query):
+    for set_id, blob_key, content_type in tuples(query):
         if content_type and content_type.startswith("image/"):
-            result[set_id] = cas_url(s3_key)
+            result[set_id] = cas_url(blob_key)
     return result
 
 

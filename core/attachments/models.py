@@ -26,8 +26,8 @@ class AttachmentSet(TimestampedModel):
 class Attachment(TimestampedModel):
     """A photo, datasheet or web link in a set.
 
-    ``s3_key`` is ``cas/<sha256>`` when bytes are stored, else null (a plain link).
-    ``preview_s3_key`` is a stored preview image of a URL attachment (og:image, icon), or null.
+    ``blob_key`` is ``cas/<sha256>`` when bytes are stored, else null (a plain link).
+    ``preview_blob_key`` is a stored preview image of a URL attachment (og:image, icon), or null.
     """
 
     id = peewee.AutoField()
@@ -36,8 +36,8 @@ class Attachment(TimestampedModel):
     )
     attachment_type = peewee.CharField(max_length=10)
     title = peewee.CharField(max_length=255)
-    s3_key = peewee.CharField(max_length=80, null=True)
-    preview_s3_key = peewee.CharField(max_length=80, null=True)
+    blob_key = peewee.CharField(max_length=80, null=True)
+    preview_blob_key = peewee.CharField(max_length=80, null=True)
     url = peewee.CharField(max_length=2000, null=True)
     filename = peewee.CharField(max_length=255, null=True)
     content_type = peewee.CharField(max_length=100, null=True)

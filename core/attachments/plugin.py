@@ -30,7 +30,7 @@ def register_commands(cli: click.Group) -> None:
 
 @hookimpl
 def referenced_blobs(first: str | None, last: str | None) -> Iterator[str]:
-    """The hashes attachment rows reference (``s3_key`` and ``preview_s3_key``), ascending.
+    """The hashes attachment rows reference (``blob_key`` and ``preview_blob_key``), ascending.
 
     Each column is read in keyset chunks of :data:`REFERENCE_CHUNK` along its index and the two
     streams are merged, so memory stays flat however many attachments there are.
@@ -39,7 +39,7 @@ def referenced_blobs(first: str | None, last: str | None) -> Iterator[str]:
 
     from core.attachments.models import Attachment
 
-    columns = (Attachment.s3_key, Attachment.preview_s3_key)
+    columns = (Attachment.blob_key, Attachment.preview_blob_key)
     return heapq.merge(*(_column_hashes(column, first, last) for column in columns))
 
 

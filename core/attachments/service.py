@@ -103,7 +103,7 @@ def _insert(
     the commit. A blob that vanished is a 503 (retry), never a row pointing at nothing.
     """
     with locked_set(set_id) as attachment_set:
-        for key in (fields.get("s3_key"), fields.get("preview_s3_key")):
+        for key in (fields.get("blob_key"), fields.get("preview_blob_key")):
             _ensure_blob(state, key)
         now = utcnow()
         attachment = Attachment.create(
@@ -180,7 +180,7 @@ def _blob_fields(blob: StoredBlob, title: str, filename: str | None) -> dict[str
     return {
         "attachment_type": attachment_type_for(blob.content_type),
         "title": fit_text(title, TITLE_MAX),
-        "s3_key": blob.key,
+        "blob_key": blob.key,
         "filename": fit_text(filename, FILENAME_MAX) or None,
         "content_type": blob.content_type,
         "file_size": blob.size,
@@ -208,7 +208,7 @@ def add_url(state: PartsbinState, set_id: int, url: str, title: str | None) -> A
             "title": chosen_title,
             "url": url,
             "content_type": analysis.content_type,
-            "preview_s3_key": analysis.preview_blob.key if analysis.preview_blob else None,
+            "preview_blob_key": analysis.preview_blob.key if analysis.preview_blob else None,
         }
     attachment = _insert(state, set_id, fields)
     state.plugin_manager.hook.attachment_created(attachment=attachment)
@@ -263,7 +263,7 @@ def set_cover(set_id: int, attachment_id: int | None) -> AttachmentSet:
 def copy_attachment(
     state: PartsbinState, set_id: int, source_attachment_id: int, set_as_cover: bool = False
 ) -> Attachment:
-    """Copy an attachment of any set into set ``set_id``, sharing its bytes (same ``s3_key``)."""
+    """Copy an attachment of any set into set ``set_id``, sharing its bytes (same ``blob_key``)."""
     get_set(set_id)
     source = Attachment.get_or_none(Attachment.id == source_attachment_id)
     if source is None:
@@ -273,8 +273,8 @@ def copy_attachment(
         for name in (
             "attachment_type",
             "title",
-            "s3_key",
-            "preview_s3_key",
+            "blob_key",
+            "preview_blob_key",
             "url",
             "filename",
             "content_type",

@@ -19,7 +19,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def attachment_url(attachment: Attachment) -> str | None:
     """``/api/cas/<sha256>?content_type=...&filename=...``; ``None`` when no bytes are stored."""
-    base = cas_url(attachment.s3_key)
+    base = cas_url(attachment.blob_key)
     if base is None:
         return None
     params = {}
@@ -35,9 +35,9 @@ def preview_url(attachment: Attachment) -> str | None:
     if attachment.attachment_type == "image":
         return attachment_url(attachment)
     if attachment.attachment_type == "pdf":
-        sha = sha256_of_key(attachment.s3_key)
+        sha = sha256_of_key(attachment.blob_key)
         return f"/api/cas/{sha}?thumbnail={PDF_PREVIEW_SIZE}" if sha else None
-    return cas_url(attachment.preview_s3_key)
+    return cas_url(attachment.preview_blob_key)
 
 
 def attachment_item(attachment: Attachment) -> dict[str, Any]:

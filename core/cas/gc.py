@@ -2,7 +2,7 @@
 
 A blob ``cas/<sha256>`` is *garbage* when
 
-* no attachment row references it (``attachments.s3_key`` or ``attachments.preview_s3_key``),
+* no attachment row references it (``attachments.blob_key`` or ``attachments.preview_blob_key``),
 * no plugin references it (the ``referenced_blobs`` hook), and
 * it is older than the grace period, judged by ``BlobStat.modified`` (the object's last write
   time, reported by the driver); a blob whose age is unknown (``modified is None``) or in the

@@ -336,7 +336,7 @@ def test_copy_of_an_attachment_whose_bytes_are_gone_is_503_without_row(
 
     source = upload(set_id, make_png(color="orange")).json
     with app.app_context():
-        key = Attachment.get_by_id(source["id"]).s3_key
+        key = Attachment.get_by_id(source["id"]).blob_key
     get_state(app).storage.delete(key)
     response = client.post(
         f"/api/attachment-sets/{set_id}/attachments/copy", json={"attachment_id": source["id"]}

@@ -25,7 +25,7 @@ def test_orphan_set_missing_blob_and_foreign_cover_are_named(app, set_id, upload
     with app.app_context():
         other = AttachmentSet.create()
         AttachmentSet.update(cover_attachment=aid).where(AttachmentSet.id == other.id).execute()
-        key = Attachment.get_by_id(aid).s3_key
+        key = Attachment.get_by_id(aid).blob_key
         get_state(app).storage.delete(key)
     result = app.test_cli_runner().invoke(cli, ["check"])
     assert result.exit_code == 1
@@ -45,17 +45,17 @@ def test_missing_blobs_are_found_across_chunk_boundaries(app, set_id, upload, mo
     ids = [upload(set_id, make_png(color=color)).json["id"] for color in ("red", "blue", "green")]
     with app.app_context():
         gone = Attachment.get_by_id(ids[1])
-        get_state(app).storage.delete(gone.s3_key)
+        get_state(app).storage.delete(gone.blob_key)
         messages = [str(v) for v in check.find_violations(get_state(app))]
     missing = [m for m in messages if "missing from storage" in m]
-    assert missing == [f"{gone.s3_key} is missing from storage (attachments {gone.id})"]
+    assert missing == [f"{gone.blob_key} is missing from storage (attachments {gone.id})"]
 
 
 def test_a_key_shared_by_two_rows_names_both(app, set_id, upload) -> None:
     first = upload(set_id, make_png()).json["id"]
     second = upload(set_id, make_png()).json["id"]  # same bytes: the same blob
     with app.app_context():
-        key = Attachment.get_by_id(first).s3_key
+        key = Attachment.get_by_id(first).blob_key
         get_state(app).storage.delete(key)
         messages = [str(v) for v in check.find_violations(get_state(app))]
     assert f"{key} is missing from storage (attachments {first}, {second})" in messages
@@ -64,7 +64,7 @@ def test_a_key_shared_by_two_rows_names_both(app, set_id, upload) -> None:
 def test_deep_finds_a_blob_whose_bytes_do_not_match_its_hash(app, set_id, upload) -> None:
     aid = upload(set_id, make_png()).json["id"]
     with app.app_context():
-        key = Attachment.get_by_id(aid).s3_key
+        key = Attachment.get_by_id(aid).blob_key
         get_state(app).storage.put(key, io.BytesIO(b"bit rot"), 7)
     assert not any("does not hash" in m for m in _invoke(app).output.splitlines())
     result = _invoke(app, "--deep")
@@ -75,7 +75,7 @@ def test_deep_finds_a_blob_whose_bytes_do_not_match_its_hash(app, set_id, upload
 def test_json_summary_counts_violations_by_kind(app, set_id, upload) -> None:
     aid = upload(set_id, make_png()).json["id"]
     with app.app_context():
-        get_state(app).storage.delete(Attachment.get_by_id(aid).s3_key)
+        get_state(app).storage.delete(Attachment.get_by_id(aid).blob_key)
     result = _invoke(app, "--json")
     assert result.exit_code == 1
     summary = json.loads(result.stdout)

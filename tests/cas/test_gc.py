@@ -125,8 +125,8 @@ def test_removes_old_orphans_and_their_thumbnails(app: Flask, storage: StorageDr
 def test_keeps_blobs_referenced_by_attachments(app: Flask, storage: StorageDriver) -> None:
     photo = blob(app, png())
     preview = blob(app, b"preview image")
-    attach(app, s3_key=photo.key)
-    attach(app, s3_key=None, preview_s3_key=preview.key)
+    attach(app, blob_key=photo.key)
+    attach(app, blob_key=None, preview_blob_key=preview.key)
     photo_thumb = thumb(storage, photo.sha256)
     report = gc(app)
     assert keys(storage) == {photo.key, preview.key, photo_thumb}
@@ -158,7 +158,7 @@ def test_blobs_of_unknown_age_are_kept(app: Flask, tmp_path: Path) -> None:
 
 def test_removes_thumbnails_whose_blob_is_gone(app: Flask, storage: StorageDriver) -> None:
     kept = blob(app, b"kept")
-    attach(app, s3_key=kept.key)
+    attach(app, blob_key=kept.key)
     stray = thumb(storage, "7" * 64, 50)
     report = gc(app)
     assert keys(storage) == {kept.key}
@@ -207,7 +207,7 @@ def test_rechecks_references_right_before_deleting(app: Flask, storage: StorageD
     def row_after_listing(iterable: Iterable[Any]) -> Iterator[Any]:
         for item in iterable:
             yield item
-            attach(app, s3_key=late.key)  # an upload commits its row after the listing saw it
+            attach(app, blob_key=late.key)  # an upload commits its row after the listing saw it
 
     @contextmanager
     def insert_row_before_removal(
@@ -222,7 +222,7 @@ def test_rechecks_references_right_before_deleting(app: Flask, storage: StorageD
 
 def test_is_idempotent(app: Flask, storage: StorageDriver) -> None:
     blob(app, b"orphan")
-    attach(app, s3_key=blob(app, b"kept").key)
+    attach(app, blob_key=blob(app, b"kept").key)
     first = gc(app)
     second = gc(app)
     assert first.removed == 1
@@ -230,7 +230,7 @@ def test_is_idempotent(app: Flask, storage: StorageDriver) -> None:
 
 
 def test_summary_counts_objects_and_bytes(app: Flask, storage: StorageDriver) -> None:
-    attach(app, s3_key=blob(app, b"k" * 1500).key)
+    attach(app, blob_key=blob(app, b"k" * 1500).key)
     blob(app, b"r" * 200)
     report = gc(app)
     assert (report.scanned, report.kept, report.removed) == (2, 1, 1)
@@ -284,7 +284,7 @@ def test_an_attaching_transaction_holds_off_the_delete(
                         attachment_set=set_id,
                         attachment_type="image",
                         title="t",
-                        s3_key=target.key,
+                        blob_key=target.key,
                     )
         except BaseException as exc:
             errors.append(exc)
@@ -354,7 +354,7 @@ def test_a_run_that_fails_mid_way_is_finished_by_the_next(
     get_state(app).storage = RecordingDriver(root, fail_at=2)
     monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
     kept = blob(app, b"referenced")
-    attach(app, s3_key=kept.key)
+    attach(app, blob_key=kept.key)
     for i in range(6):
         sha = blob(app, f"orphan {i}".encode()).sha256
         thumb(get_state(app).storage, sha)

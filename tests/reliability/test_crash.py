@@ -31,8 +31,8 @@ def _referenced_keys(database_url: str) -> set[str]:
     db = open_database(database_url)
     try:
         rows = db.execute_sql(
-            "SELECT s3_key FROM attachments WHERE s3_key IS NOT NULL "
-            "UNION SELECT preview_s3_key FROM attachments WHERE preview_s3_key IS NOT NULL"
+            "SELECT blob_key FROM attachments WHERE blob_key IS NOT NULL "
+            "UNION SELECT preview_blob_key FROM attachments WHERE preview_blob_key IS NOT NULL"
         ).fetchall()
     finally:
         db.close()
