@@ -34,6 +34,10 @@ def _no_bool_or_text(value: Any) -> Any:
 
 #: An id in a JSON body: an integer from 1 to MAX_ID (``true`` or ``"7"`` is not an id).
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_no_bool_or_text)]
+#: Metadata for a whole number in a JSON body: ``3`` or ``3.0`` (JSON Schema's integer), never
+#: ``true`` or ``"3"``. Put it after the bounds so they show in the OpenAPI document:
+#: ``Qty = Annotated[int, Field(ge=1, le=1000), WholeNumber]``.
+WholeNumber = BeforeValidator(_no_bool_or_text)
 
 
 class ErrorBody(BaseModel):

@@ -6,16 +6,23 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, RootModel
 
-from core.plugin_api import BodyId, QueryModel, RowId, SingleLineRequired, StrictTextBody
+from core.plugin_api import (
+    BodyId,
+    QueryModel,
+    RowId,
+    SingleLineRequired,
+    StrictTextBody,
+    WholeNumber,
+)
 from plugins.inventory.models import MAX_CAPACITY
 from plugins.parts.schemas import PartPath
 
 #: Largest quantity one request may add, remove or move (keeps sums far from overflow).
 MAX_QTY = 1_000_000
 
-Capacity = Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)]
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), WholeNumber]
 BoxDescription = Annotated[SingleLineRequired, Field(min_length=1, max_length=255)]
-Qty = Annotated[int, Field(strict=True, ge=1, le=MAX_QTY)]
+Qty = Annotated[int, Field(ge=1, le=MAX_QTY), WholeNumber]
 #: A box or location number in a JSON body (``"3"`` and ``true`` are refused).
 BodyNumber = BodyId
 

@@ -9,13 +9,13 @@ from core.plugin_api import READER, NotFound, error_responses, requires_role
 from plugins.kits.service import get_kit
 from plugins.pick_lists import pdf, service, views
 from plugins.pick_lists.schemas import (
-    KitPath,
-    LinePath,
-    LineQuantityIn,
-    MembershipQueryIn,
-    PickListIn,
+    PickListCreateIn,
+    PickListKitPath,
+    PickListLinePath,
+    PickListLineQuantityIn,
+    PickListMembershipQueryIn,
     PickListPath,
-    PreviewIn,
+    PickListPreviewIn,
 )
 
 blueprint = APIBlueprint(
@@ -34,14 +34,14 @@ def _detail(pick_list_id: int, status: int = 200) -> Response:
 
 
 @blueprint.get(_KIT, responses={200: None, **error_responses(400, 404)})
-def kit_pick_lists(path: KitPath) -> Response:
+def kit_pick_lists(path: PickListKitPath) -> Response:
     """The kit's pick lists, newest first, with their line numbers."""
     get_kit(path.kit_id)
     return jsonify(views.summaries(service.lists_of_kits([path.kit_id])[path.kit_id]))
 
 
 @blueprint.post(f"{_KIT}/preview", responses={200: None, **error_responses(400, 404)})
-def preview(path: KitPath, body: PreviewIn) -> Response:
+def preview(path: PickListKitPath, body: PickListPreviewIn) -> Response:
     """The parts whose usable stock (in stock minus what open pick lists plan to take) is short
     of what ``requested_units`` units need."""
     short = service.preview(path.kit_id, body.requested_units)
@@ -49,7 +49,7 @@ def preview(path: KitPath, body: PreviewIn) -> Response:
 
 
 @blueprint.post(_KIT, responses={201: None, **error_responses(400, 404, 409)})
-def create(path: KitPath, body: PickListIn) -> Response:
+def create(path: PickListKitPath, body: PickListCreateIn) -> Response:
     """Create a pick list for ``requested_units`` units, allocated over the parts' locations;
     a short part is a 409 ``PICK_LIST_SHORTFALL`` unless ``shortfall_handling`` says ``limit``
     or ``omit`` for it."""
@@ -72,21 +72,21 @@ def delete_pick_list(path: PickListPath) -> Response:
 
 
 @blueprint.patch(_LINE, responses={200: None, **error_responses(400, 404, 409)})
-def update_line(path: LinePath, body: LineQuantityIn) -> Response:
+def update_line(path: PickListLinePath, body: PickListLineQuantityIn) -> Response:
     """Change an open line's quantity (0 skips it)."""
     service.set_line_quantity(path.pick_list_id, path.line_id, body.quantity_to_pick)
     return _detail(path.pick_list_id)
 
 
 @blueprint.post(f"{_LINE}/pick", responses={200: None, **error_responses(400, 404, 409)})
-def pick_line(path: LinePath) -> Response:
+def pick_line(path: PickListLinePath) -> Response:
     """Take the line's quantity out of its location and mark it picked, atomically."""
     service.pick_line(path.pick_list_id, path.line_id)
     return _detail(path.pick_list_id)
 
 
 @blueprint.post(f"{_LINE}/undo", responses={200: None, **error_responses(400, 404, 409)})
-def undo_line(path: LinePath) -> Response:
+def undo_line(path: PickListLinePath) -> Response:
     """Put a picked line's quantity back into its location and reopen it."""
     service.undo_line(path.pick_list_id, path.line_id)
     return _detail(path.pick_list_id)
@@ -109,7 +109,7 @@ def pick_list_pdf(path: PickListPath) -> Response:
     "/kits/pick-list-memberships/query", responses={200: None, **error_responses(400, 404)}
 )
 @requires_role(READER)  # a query sent as POST: readers may use it
-def membership_query(body: MembershipQueryIn) -> Response:
+def membership_query(body: PickListMembershipQueryIn) -> Response:
     """The pick lists of each given kit, in the order asked (open ones only unless
     ``include_done``); two queries whatever the number of kits. An unknown kit is a 404."""
     missing = service.missing_kits(body.kit_ids)

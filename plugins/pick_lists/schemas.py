@@ -6,17 +6,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from core.plugin_api import MAX_ID, RowId, StrictBody
+from core.plugin_api import BodyId, RowId, StrictBody, WholeNumber
 
 #: The largest number of units one pick list may build.
 MAX_UNITS = 10_000
 #: The most kits one membership query may name.
 MAX_QUERY_KITS = 250
 
-Units = Annotated[int, Field(strict=True, ge=1, le=MAX_UNITS)]
+PartKeyText = Annotated[str, Field(max_length=32)]
+Units = Annotated[int, Field(ge=1, le=MAX_UNITS), WholeNumber]
 
 
-class KitPath(BaseModel):
+class PickListKitPath(BaseModel):
     kit_id: RowId
 
 
@@ -24,31 +25,31 @@ class PickListPath(BaseModel):
     pick_list_id: RowId
 
 
-class LinePath(PickListPath):
+class PickListLinePath(PickListPath):
     line_id: RowId
 
 
-class ShortfallActionIn(StrictBody):
+class PickListShortfallActionIn(StrictBody):
     action: Literal["reject", "limit", "omit"]
 
 
-class PreviewIn(StrictBody):
+class PickListPreviewIn(StrictBody):
     requested_units: Units
 
 
-class PickListIn(StrictBody):
+class PickListCreateIn(StrictBody):
     requested_units: Units
-    shortfall_handling: dict[Annotated[str, Field(max_length=32)], ShortfallActionIn] | None = (
-        Field(default=None, max_length=1000)
+    shortfall_handling: dict[PartKeyText, PickListShortfallActionIn] | None = Field(
+        default=None, max_length=1000
     )
 
 
-class LineQuantityIn(StrictBody):
-    quantity_to_pick: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+class PickListLineQuantityIn(StrictBody):
+    quantity_to_pick: Annotated[int, Field(ge=0, le=1_000_000_000), WholeNumber]
 
 
-class MembershipQueryIn(StrictBody):
-    kit_ids: list[Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]] = Field(
+class PickListMembershipQueryIn(StrictBody):
+    kit_ids: list[BodyId] = Field(
         min_length=1, max_length=MAX_QUERY_KITS
     )
     include_done: bool = False

@@ -65,8 +65,26 @@ def delete_seller(path: SellerPath) -> Response:
     return Response(status=204)
 
 
+_LOGO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
 @blueprint.put(
-    f"{_SELLER}/logo", responses={200: SellerOut, **error_responses(400, 404, 413, 415, 422, 503)}
+    f"{_SELLER}/logo",
+    responses={200: SellerOut, **error_responses(400, 404, 413, 415, 422, 503)},
+    openapi_extensions=_LOGO_BODY,
 )
 def put_logo(path: SellerPath) -> Response:
     """Upload or replace the seller's logo (multipart ``file``, an image), stored once per

@@ -78,7 +78,7 @@ def _ensure_active(shopping_list: ShoppingList) -> None:
 
 
 def _name_taken(name: str, except_id: int | None = None) -> bool:
-    query = ShoppingList.select().where(fn.LOWER(ShoppingList.name) == name.lower())
+    query = ShoppingList.select().where(fn.LOWER(ShoppingList.name) == fn.LOWER(name))
     if except_id is not None:
         query = query.where(ShoppingList.id != except_id)
     return bool(query.exists())
