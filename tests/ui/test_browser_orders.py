@@ -10,9 +10,10 @@ a box, stock, sellers and a kit through the API and drives the flow itself in th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
 from core.testing.servers.live_server import LiveServer
 from tests.ui.browser import PageWatch
@@ -63,6 +64,13 @@ def _line_card(page: Page, column: Locator, description: str) -> Locator:
     return column.get_by_test_id(CARD).filter(has_text=description)
 
 
+def _line_saved(line_id: str) -> Callable[[Response], bool]:
+    """The answer to the UI's save of shopping-list line ``line_id``."""
+    return lambda r: (
+        r.request.method == "PUT" and r.url.endswith(f"/api/shopping-list-lines/{line_id}")
+    )
+
+
 # --- shopping lists -------------------------------------------------------------------------
 
 
@@ -109,14 +117,16 @@ def test_order_stock_from_a_kit_group_by_seller_order_and_receive_into_stock(
         column.get_by_test_id(f"shopping-lists.kanban.column.{seller['id']}.header")
     ).to_contain_text("Orderhouse")
     card = page.get_by_test_id(f"shopping-lists.kanban.card.{line_id}")
-    _drag(page, card, column)
+    with page.expect_response(_line_saved(line_id)):
+        _drag(page, card, column)
     expect(column.get_by_test_id(f"shopping-lists.kanban.card.{line_id}")).to_be_visible()
     expect(unassigned.get_by_test_id(CARD)).to_have_count(1)
 
     # mark ordered: the ordered quantity, then the seller group's order button
     card.get_by_test_id(f"shopping-lists.kanban.card.{line_id}.field.ordered").click()
     card.locator("input").fill("3")
-    card.locator("input").press("Enter")
+    with page.expect_response(_line_saved(line_id)):
+        card.locator("input").press("Enter")
     ordered = card.get_by_test_id(f"shopping-lists.kanban.card.{line_id}.field.ordered")
     expect(ordered).to_have_text("3")
     complete = column.locator(
@@ -161,7 +171,9 @@ def test_shopping_lists_screen_and_membership_badges_load_without_errors(
     page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     part = api.part("Badge relay 5V")
+    loose = api.part("Badge fuse, on no list")
     kit_id = _kit(api, "Badge kit", 1, [(part, 2)])
+    loose_kit_id = _kit(api, "Badge kit, on no list", 1, [(loose, 1)])
     shopping = api.post(
         f"/api/kits/{kit_id}/shopping-lists",
         json={
@@ -190,6 +202,24 @@ def test_shopping_lists_screen_and_membership_badges_load_without_errors(
     _open(page, ui, f"/kits/{kit_id}")
     expect(page.get_by_test_id("kits.detail.body.links")).to_contain_text("Badge restock")
     expect(page.get_by_test_id("kits.detail.header.badges")).to_be_visible()
+
+    # the lists' membership indicators: a kit card and a part card on a shopping list
+    _open(page, ui, "/kits")
+    expect(page.get_by_test_id(f"kits.overview.card.{kit_id}.shopping-indicator")).to_be_visible()
+    expect(page.get_by_test_id(f"kits.overview.card.{loose_kit_id}")).to_be_visible()
+    expect(
+        page.get_by_test_id(f"kits.overview.card.{loose_kit_id}.shopping-indicator")
+    ).to_have_count(0)
+    _open(page, ui, "/parts")
+    part_card = page.get_by_test_id("parts.list.card").and_(
+        page.locator(f'[data-part-key="{part["key"]}"]')
+    )
+    expect(part_card.get_by_test_id("parts.list.card.shopping-list-indicator")).to_be_visible()
+    loose_card = page.get_by_test_id("parts.list.card").and_(
+        page.locator(f'[data-part-key="{loose["key"]}"]')
+    )
+    expect(loose_card).to_be_visible()
+    expect(loose_card.get_by_test_id("parts.list.card.shopping-list-indicator")).to_have_count(0)
 
 
 # --- pick lists -----------------------------------------------------------------------------
