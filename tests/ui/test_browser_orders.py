@@ -3,8 +3,8 @@
 build a pick list from a kit, pick and undo a line, open its PDF.
 
 The server, the page watch (console errors, uncaught exceptions and unexpected 4xx/5xx fail the
-test) and the seeding helpers are test_browser.py's, reused as they are. Each test seeds parts,
-a box, stock, sellers and a kit through the API and drives the flow itself in the UI.
+test), the `Api` seeder and `_open` are test_browser.py's, reused as they are. Each test seeds
+parts, a box, stock, sellers and a kit through the API and drives the flow itself in the UI.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _drag(page: Page, source: Locator, target: Locator) -> None:
     page.mouse.up()
 
 
-def _line_card(page: Page, column: Locator, description: str) -> Locator:
+def _line_card(column: Locator, description: str) -> Locator:
     return column.get_by_test_id(CARD).filter(has_text=description)
 
 
@@ -102,8 +102,8 @@ def test_order_stock_from_a_kit_group_by_seller_order_and_receive_into_stock(
         "Order kit restock"
     )
     unassigned = page.get_by_test_id("shopping-lists.kanban.column.ungrouped")
-    resistor_card = _line_card(page, unassigned, "Order resistor 10k")
-    capacitor_card = _line_card(page, unassigned, "Order capacitor 1uF")
+    resistor_card = _line_card(unassigned, "Order resistor 10k")
+    capacitor_card = _line_card(unassigned, "Order capacitor 1uF")
     expect(resistor_card.locator('[data-testid$=".field.needed"]')).to_have_text("3")
     expect(capacitor_card.locator('[data-testid$=".field.needed"]')).to_have_text("6")
     line_id = resistor_card.get_attribute("data-testid").rsplit(".", 1)[-1]  # type: ignore[union-attr]
