@@ -9,6 +9,7 @@ and removed from part detail, kit availability from real stock, sellers with a l
 links, and the part form with its seller and stock sections.
 """
 
+# ruff: noqa: F811
 from __future__ import annotations
 
 import re
@@ -20,11 +21,11 @@ from playwright.sync_api import Locator, Page, expect
 from core.testing.servers.live_server import LiveServer
 from tests.ui.browser import PageWatch
 
-# The module fixtures of test_browser.py: one server for this module, the same failure checks.
+# The helpers and module fixtures of test_browser.py (imported fixtures are registered in this
+# module: one server for this module, the same failure checks). Test arguments named after those
+# fixtures are what pytest fills in, hence F401/F811 are expected for them.
+from tests.ui.test_browser import Api, api, png, ui, watch  # noqa: F401
 from tests.ui.test_browser import _open as open_page
-from tests.ui.test_browser import api, ui, watch  # noqa: F401
-from tests.ui.test_browser import Api, png
-
 
 ANY = re.compile(".*")
 
@@ -63,7 +64,7 @@ def _total(page: Page) -> Locator:
 
 
 def test_create_a_box_and_see_it_in_the_storage_list(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     open_page(page, ui, "/boxes")
     page.get_by_test_id("boxes.list.add").click()
@@ -78,7 +79,7 @@ def test_create_a_box_and_see_it_in_the_storage_list(
 
 
 def test_box_detail_shows_its_locations_and_what_they_hold(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     box = _box(api, "Capacitor case", 8)
     first = api.part("Electrolytic 47uF box detail")
@@ -116,7 +117,7 @@ def test_box_detail_shows_its_locations_and_what_they_hold(
 
 
 def test_add_move_and_remove_stock_from_part_detail(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     box = _box(api, "Transistor tray", 10)
     no = box["box_no"]
@@ -126,7 +127,9 @@ def test_add_move_and_remove_stock_from_part_detail(
     expect(page.get_by_test_id("parts.locations.empty")).to_be_visible()
 
     # add 30 at location 1 (from the empty state's own button)
-    page.get_by_test_id("parts.locations.empty-state").get_by_role("button", name="Add Stock").click()
+    page.get_by_test_id("parts.locations.empty-state").get_by_role(
+        "button", name="Add Stock"
+    ).click()
     page.get_by_test_id("parts.locations.box-selector").select_option(str(no))
     page.get_by_test_id("parts.locations.location-input").fill("1")
     page.get_by_test_id("parts.locations.quantity-add").fill("30")
@@ -179,7 +182,7 @@ def test_add_move_and_remove_stock_from_part_detail(
 
 
 def test_kit_availability_reflects_stock(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     box = _box(api, "Kit stock box", 4)
     part = api.part("Trimmer 10k kit stock")
@@ -206,7 +209,7 @@ def test_kit_availability_reflects_stock(
 
 
 def test_sellers_create_edit_and_delete(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     open_page(page, ui, "/sellers")
     page.get_by_test_id("sellers.list.add").click()
@@ -242,7 +245,7 @@ def test_sellers_create_edit_and_delete(
 
 
 def test_seller_logo_shows_on_the_parts_seller_links(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     seller = _seller(api, "Reichelt")
     response = requests.put(
@@ -259,9 +262,11 @@ def test_seller_logo_shows_on_the_parts_seller_links(
         json={"seller_id": seller["id"], "link": "https://reichelt.example/xtal16"},
     )
     open_page(page, ui, "/parts")
-    chip = page.get_by_test_id("parts.list.card").filter(
-        has_text="Crystal 16MHz seller logo"
-    ).get_by_test_id("parts.list.card.seller-chip")
+    chip = (
+        page.get_by_test_id("parts.list.card")
+        .filter(has_text="Crystal 16MHz seller logo")
+        .get_by_test_id("parts.list.card.seller-chip")
+    )
     expect(chip.locator("img")).to_have_attribute("src", logo_url)
     expect(chip.locator("img")).to_have_attribute("alt", "Reichelt")
     page.wait_for_function(
@@ -272,7 +277,7 @@ def test_seller_logo_shows_on_the_parts_seller_links(
 
 
 def test_add_a_seller_link_to_a_part(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     seller = _seller(api, "Tme")
     part = api.part("Optocoupler PC817 seller link")
@@ -299,7 +304,7 @@ def test_add_a_seller_link_to_a_part(
 
 
 def test_part_create_and_edit_with_sellers_and_stock(
-    page: Page, ui: LiveServer, api: Api, watch: PageWatch  # noqa: F811
+    page: Page, ui: LiveServer, api: Api, watch: PageWatch
 ) -> None:
     box = _box(api, "Form box", 3)
     _seller(api, "Mouser")
