@@ -8,13 +8,12 @@ apt-get (as tests/servers/postgres.py does for PostgreSQL).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from core.testing.servers.process import apt_install, can_apt_install
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -31,20 +30,14 @@ def ensure_chromium() -> Path:
     """``/usr/bin/chromium``, installing the Debian package first when missing and root."""
     if CHROMIUM.exists():
         return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not can_apt_install():
         raise ChromiumMissing(
             "Chromium is not installed: run `apt-get install -y chromium` as root"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=1200, check=False
-        )
-        if result.returncode != 0:
-            raise ChromiumMissing(
-                f"`{' '.join(command)}` failed with status {result.returncode}:\n"
-                f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
-            )
+    try:
+        apt_install("chromium")
+    except RuntimeError as exc:
+        raise ChromiumMissing(str(exc)) from None
     if not CHROMIUM.exists():
         raise ChromiumMissing("installed chromium but /usr/bin/chromium is still missing")
     return CHROMIUM

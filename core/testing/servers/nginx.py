@@ -38,6 +38,8 @@ from typing import IO
 
 from core.testing.servers.process import (
     LOOPBACK,
+    apt_install,
+    can_apt_install,
     die_with_parent,
     free_ports,
     log_tail,
@@ -71,22 +73,16 @@ def ensure_nginx() -> Path:
         found = find_nginx()
         if found is not None:
             return found
-        if os.geteuid() != 0 or _install_attempted or shutil.which("apt-get") is None:
+        if not can_apt_install() or _install_attempted:
             raise NginxServerError(
                 "nginx is not installed (no /usr/sbin/nginx); install it with "
                 "`apt-get install -y nginx`"
             )
         _install_attempted = True
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "nginx"]):
-            result = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=900, check=False
-            )
-            if result.returncode != 0:
-                raise NginxServerError(
-                    f"`{' '.join(command)}` failed with status {result.returncode}:\n"
-                    f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
-                )
+        try:
+            apt_install("nginx")
+        except RuntimeError as exc:
+            raise NginxServerError(str(exc)) from None
         found = find_nginx()
         if found is None:
             raise NginxServerError("installed nginx but still found no /usr/sbin/nginx")
@@ -101,9 +97,7 @@ def main_config(folder: Path, http_block: str) -> str:
     """
     user = ""
     if os.geteuid() == 0:
-        user = (
-            f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
-        )
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
     mime = f"    include {_MIME_TYPES};\n" if Path(_MIME_TYPES).is_file() else ""
     return (
         "daemon off;\n"
@@ -236,9 +230,12 @@ class NginxServer:
         assert self._nginx is not None and self._dir is not None
         return [
             str(self._nginx),
-            "-p", str(self._dir),
-            "-e", str(self.error_log),
-            "-c", str(self.config_path),
+            "-p",
+            str(self._dir),
+            "-e",
+            str(self.error_log),
+            "-c",
+            str(self.config_path),
             *args,
         ]
 

@@ -21,7 +21,15 @@ import threading
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from core.testing.servers.process import LOOPBACK, free_ports, log_tail, track, untrack
+from core.testing.servers.process import (
+    LOOPBACK,
+    apt_install,
+    can_apt_install,
+    free_ports,
+    log_tail,
+    track,
+    untrack,
+)
 
 _PREFERRED_BIN_DIR = "/usr/lib/postgresql/15/bin"
 _OWNER = "postgres"
@@ -52,22 +60,16 @@ def ensure_bin_dir() -> Path:
         found = find_bin_dir()
         if found is not None:
             return found
-        if os.geteuid() != 0 or _install_attempted or shutil.which("apt-get") is None:
+        if not can_apt_install() or _install_attempted:
             raise PostgresServerError(
                 "PostgreSQL is not installed (no initdb); install it with "
                 "`apt-get install -y postgresql`, or point PARTSBIN_TEST_POSTGRES_URL at a server"
             )
         _install_attempted = True
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-            result = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=900, check=False
-            )
-            if result.returncode != 0:
-                raise PostgresServerError(
-                    f"`{' '.join(command)}` failed with status {result.returncode}:\n"
-                    f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
-                )
+        try:
+            apt_install("postgresql")
+        except RuntimeError as exc:
+            raise PostgresServerError(str(exc)) from None
         found = find_bin_dir()
         if found is None:
             raise PostgresServerError("installed postgresql but still found no initdb")
@@ -136,8 +138,10 @@ class PostgresServer:
                 os.chown(self._dir, owner.pw_uid, owner.pw_gid)
             self._run(
                 "initdb",
-                "-D", str(self._data_dir),
-                "-U", _OWNER,
+                "-D",
+                str(self._data_dir),
+                "-U",
+                _OWNER,
                 "--auth-local=trust",
                 "--auth-host=trust",
                 "--no-sync",
@@ -217,19 +221,21 @@ class PostgresServer:
         )
         self._run(
             "pg_ctl",
-            "-D", str(self._data_dir),
-            "-l", str(self._log_path),
-            "-o", options,
+            "-D",
+            str(self._data_dir),
+            "-l",
+            str(self._log_path),
+            "-o",
+            options,
             "-w",
-            "-t", str(self.startup_timeout),
+            "-t",
+            str(self.startup_timeout),
             "start",
         )
         self._running = True
 
     def _pg_ctl_stop(self, *, mode: str) -> None:
-        self._run(
-            "pg_ctl", "-D", str(self._data_dir), "-m", mode, "-w", "-t", "30", "stop"
-        )
+        self._run("pg_ctl", "-D", str(self._data_dir), "-m", mode, "-w", "-t", "30", "stop")
         self._running = False
 
     def _kill_postmaster(self) -> None:
@@ -286,9 +292,7 @@ class ExternalPostgresServer(PostgresServer):
         super().__init__()
         parts = urlsplit(url)
         if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
-            raise PostgresServerError(
-                f"{url!r} is not a postgresql://user@host:port/database URL"
-            )
+            raise PostgresServerError(f"{url!r} is not a postgresql://user@host:port/database URL")
         self._base = f"{parts.scheme}://{parts.netloc}"
         self._maintenance_db = parts.path.lstrip("/") or "postgres"
         self._port = parts.port or 5432

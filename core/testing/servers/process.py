@@ -160,3 +160,27 @@ def remove_files(paths: Iterable[Path]) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+
+
+def can_apt_install() -> bool:
+    """Whether :func:`apt_install` may run here: as root with ``apt-get`` on the PATH."""
+    import shutil
+
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def apt_install(package: str, timeout: float = 1200) -> None:
+    """Install a Debian package (``apt-get update``, then ``apt-get install -y``), as root.
+
+    Raises :class:`RuntimeError` naming the failing command, with the tail of its output.
+    """
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"`{' '.join(command)}` failed with status {result.returncode}:\n"
+                f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )

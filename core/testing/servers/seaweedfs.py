@@ -47,8 +47,17 @@ _SCRUBBED_ENV = (
     "S3_TABLE_BUCKET",
     "S3_EXTERNAL_URL",
 )
-_PORT_NAMES = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3",
-               "s3_grpc", "admin")
+_PORT_NAMES = (
+    "master",
+    "master_grpc",
+    "volume",
+    "volume_grpc",
+    "filer",
+    "filer_grpc",
+    "s3",
+    "s3_grpc",
+    "admin",
+)
 # weed mini's maintenance worker dials the admin gRPC port at admin port + 10000, whatever
 # -admin.port.grpc says, so the two are kept at that distance.
 _ADMIN_GRPC_OFFSET = 10000
@@ -381,7 +390,5 @@ class SeaweedServer:
         # weed leaves its gRPC unix sockets in the system temp folder, named by port.
         temp = Path(tempfile.gettempdir())
         remove_files(
-            path
-            for port in self._ports.values()
-            for path in temp.glob(f"seaweedfs-*-{port}.sock")
+            path for port in self._ports.values() for path in temp.glob(f"seaweedfs-*-{port}.sock")
         )
