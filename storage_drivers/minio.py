@@ -45,8 +45,17 @@ from storage_drivers.s3_common import (
     root_prefix,
     unreachable,
 )
-from storage_drivers.streams import CHUNK_SIZE, ClosingIterator, SizeCheckingReader, check_range
+from storage_drivers.streams import (
+    CHUNK_SIZE,
+    ClosingIterator,
+    SizeCheckingReader,
+    check_range,
+    read_ahead,
+)
 from storage_drivers.url_params import bool_param, parse_storage_url, seconds_param
+
+#: Listed keys handed over at a time by :meth:`MinioDriver.iter_keys` (an S3 listing page).
+LISTING_PAGE = 1000
 
 try:
     import certifi
@@ -258,15 +267,26 @@ class MinioDriver(StorageDriver):
             raise StorageUnavailable(f"S3 refused to delete {len(errors)} keys: {errors[0]}")
 
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
-        """List recursively; the SDK pages through ListObjectsV2 transparently."""
+        """List recursively (the SDK pages through ListObjectsV2), the next pages fetched ahead."""
         check_prefix(prefix)
+        return read_ahead(lambda: self._listing_pages(prefix))
+
+    def _listing_pages(self, prefix: str) -> Iterator[list[BlobStat]]:
         skip = len(self._root)
+        page: list[BlobStat] = []
         with self._errors(key=None):
             for item in self._client.list_objects(
                 self.bucket, prefix=self._root + prefix, recursive=True
             ):
                 if not item.is_dir and item.object_name is not None:
-                    yield BlobStat(item.object_name[skip:], int(item.size or 0), item.last_modified)
+                    page.append(
+                        BlobStat(item.object_name[skip:], int(item.size or 0), item.last_modified)
+                    )
+                    if len(page) == LISTING_PAGE:
+                        yield page
+                        page = []
+        if page:
+            yield page
 
     def presigned_get_url(
         self,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import BinaryIO
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO, TypeVar, cast
+
+T = TypeVar("T")
 
 #: Size of the chunks :meth:`StorageDriver.open` iterators yield (the last one may be shorter).
 CHUNK_SIZE = 64 * 1024
@@ -86,6 +90,67 @@ class ClosingIterator(Iterator[bytes]):
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+#: Pages :func:`read_ahead` fetches before the consumer asks for them.
+READ_AHEAD_PAGES = 2
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def read_ahead(
+    pages: Callable[[], Iterable[list[T]]], depth: int = READ_AHEAD_PAGES
+) -> Iterator[T]:
+    """Yield the items of ``pages()`` in order, a background thread fetching ``depth`` pages ahead.
+
+    For listings: while the caller works on one page, the next request is already on the wire,
+    so a listing costs about max(requests, consumer) instead of their sum; memory stays bounded
+    by ``depth + 2`` pages. ``pages`` is called in the thread, so it must be thread-safe to run
+    there (boto3 and MinIO clients are). An exception it raises is raised to the caller after the
+    items before it. Closing the returned iterator, or dropping it, stops the thread after at
+    most the page in flight.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def deliver(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages():
+                if not deliver(page):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            deliver(_Failed(exc))
+            return
+        deliver(_DONE)
+
+    def consume() -> Iterator[T]:
+        thread = threading.Thread(target=produce, name="partsbin-read-ahead", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = handoff.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield from cast(list[T], item)
+        finally:
+            stop.set()
+
+    return consume()
 
 
 def check_range(start: int, end: int | None) -> None:
