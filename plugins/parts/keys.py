@@ -1,10 +1,12 @@
-"""Part keys: four random uppercase ASCII letters (26**4 = 456,976 possible keys).
+"""Part keys: random uppercase ASCII letters, four of them while four-letter keys are free.
 
-The UI contract fixes the key pattern at ``^[A-Z]{4}$`` (and the ``parts.key`` column has a
-matching CHECK), so the key length does not grow. Instead creation never depends on luck: a few
-random keys are tried, and when they are all taken (a crowded space) :func:`next_free_key`
-walks the unique index from a random point to the next free key. Creation therefore succeeds
-while any key is free; only a completely full space (456,976 parts) is refused.
+Four letters give 26**4 = 456,976 keys. Creation never depends on luck: a few random keys are
+tried, and when they are all taken (a crowded space) the unique index is walked from a random
+point to the next free key, for a bounded number of index reads. When that finds none either,
+the space counts as full and the key comes from the next longer space (five letters, then six,
+up to :data:`MAX_KEY_LENGTH`), so creation keeps working at any size. The UI contract types
+``part_key`` as a plain string (only the AI clean-up request, which Partsbin does not offer,
+pins four letters), and the UI displays whatever key it gets.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import secrets
 import string
 from dataclasses import dataclass
 
+#: The length of new keys while that space has room.
 KEY_LENGTH = 4
+#: The longest key (26**8 keys: more parts than any database here will hold).
+MAX_KEY_LENGTH = 8
 KEY_ALPHABET = string.ascii_uppercase
 #: A well-formed key (path parameters are validated against it; anything else is a 400).
-KEY_PATTERN = rf"^[A-Z]{{{KEY_LENGTH}}}$"
+KEY_PATTERN = rf"^[A-Z]{{{KEY_LENGTH},{MAX_KEY_LENGTH}}}$"
 
 _KEY_RE = re.compile(KEY_PATTERN)
 
@@ -65,8 +70,12 @@ class KeySpace:
         return "".join(secrets.choice(self.alphabet) for _ in range(self.length))
 
 
-#: The space the API uses.
+#: The four-letter space new keys come from first.
 DEFAULT_SPACE = KeySpace()
+#: The spaces new keys come from, in order: each is used once the ones before it are full.
+KEY_SPACES: tuple[KeySpace, ...] = tuple(
+    KeySpace(length=length) for length in range(KEY_LENGTH, MAX_KEY_LENGTH + 1)
+)
 
 
 def random_key() -> str:

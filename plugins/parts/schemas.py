@@ -82,7 +82,9 @@ INCLUDE_PATTERN = (
 Tag = Annotated[SingleLine, Field(max_length=TAG_MAX_LENGTH)]
 Tags = Annotated[list[Tag] | None, Field(max_length=MAX_TAGS), AfterValidator(normalize_tags)]
 Description = Annotated[MultiLineRequired, Field(min_length=1, max_length=10_000)]
-PartKey = Annotated[str, Field(pattern=KEY_PATTERN, description="4 uppercase letters")]
+PartKey = Annotated[
+    str, Field(pattern=KEY_PATTERN, description="4 uppercase letters (longer once those run out)")
+]
 PinCount = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

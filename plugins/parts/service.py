@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -89,22 +89,32 @@ def key_taken(key: str) -> bool:
     return bool(Part.select().where(Part.key == key).exists())
 
 
-#: The keys parts get (tests substitute a tiny space to simulate a crowded one).
-KEY_SPACE = keys.DEFAULT_SPACE
+#: The spaces keys come from, shortest first (tests substitute tiny spaces to simulate crowded
+#: ones).
+KEY_SPACES = keys.KEY_SPACES
 
 #: How many keys :func:`_free_key_after` reads from the index per query while walking.
 KEY_WALK_CHUNK = 256
+#: The most index reads one walk makes before it counts the space as full: bounds the cost of a
+#: creation once a space is full (the walk would otherwise read every key of it).
+KEY_WALK_MAX_READS = 8
 
 
 def _free_key_after(space: keys.KeySpace, start: str) -> str | None:
-    """The first free key of ``space`` at or after ``start``, wrapping around once.
+    """A free key of ``space`` at or after ``start`` (wrapping around once), or ``None``.
 
-    Walks the unique index on ``parts.key`` in chunks of :data:`KEY_WALK_CHUNK`, so the cost is
-    the length of the taken run after ``start``, not the number of parts. ``None`` if full.
+    Walks the unique index on ``parts.key`` in chunks of :data:`KEY_WALK_CHUNK` for at most
+    :data:`KEY_WALK_MAX_READS` reads, so the cost is the length of the taken run after
+    ``start`` (bounded), not the number of parts. ``None`` when the space is full, or so nearly
+    full that no gap was found within the budget.
     """
+    reads = 0
     for lower in (space.index_of(start), 0):
         expected, cursor = lower, None
         while expected < space.size:
+            if reads == KEY_WALK_MAX_READS:
+                return None
+            reads += 1
             query = Part.select(Part.key).order_by(Part.key).limit(KEY_WALK_CHUNK)
             if cursor is None:
                 query = query.where(Part.key >= space.key_at(expected))
@@ -130,27 +140,16 @@ def _draw(space: keys.KeySpace) -> str:
     return keys.random_key() if space == keys.DEFAULT_SPACE else space.random_key()
 
 
-def create_part(fields: dict[str, Any], key_space: keys.KeySpace | None = None) -> Part:
-    """Create a part and its AttachmentSet in one transaction; return it (type joined).
-
-    ``fields`` holds editable fields (``description`` required). The key is drawn from
-    ``key_space`` (default :data:`KEY_SPACE`) at random; after :data:`RANDOM_KEY_ATTEMPTS`
-    taken random keys (a crowded space) the next free key after a random point is used, so
-    creation succeeds while ``key_space`` has any free key.
-    Raises :class:`NotFound` for an unknown ``type_id`` and :class:`Conflict`
-    (``KEY_SPACE_EXHAUSTED``) only when every key is taken.
-    """
-    key_space = key_space or KEY_SPACE
-    _check_fields(fields)
-    _check_type(fields.get("type_id"))
+def _create_in(space: keys.KeySpace, fields: dict[str, Any]) -> Part | None:
+    """Create the part with a free key of ``space``; ``None`` if the space is full."""
     for attempt in range(MAX_KEY_ATTEMPTS):
-        key = _draw(key_space)
+        key = _draw(space)
         if key_taken(key):
             if attempt < RANDOM_KEY_ATTEMPTS - 1:
                 continue
-            free = _free_key_after(key_space, _draw(key_space))
+            free = _free_key_after(space, _draw(space))
             if free is None:
-                break
+                return None
             key = free
         try:
             create_owner(PART_ENTITY, key=key, **fields)
@@ -160,9 +159,32 @@ def create_part(fields: dict[str, Any], key_space: keys.KeySpace | None = None) 
             _check_type(fields.get("type_id"))  # the type was deleted meanwhile
             raise
         return get_part(key)
+    return None  # every attempt lost a race: the space is as good as full for this request
+
+
+def create_part(
+    fields: dict[str, Any], key_spaces: Sequence[keys.KeySpace] | None = None
+) -> Part:
+    """Create a part and its AttachmentSet in one transaction; return it (type joined).
+
+    ``fields`` holds editable fields (``description`` required). The key is drawn at random
+    from the first of ``key_spaces`` (default :data:`KEY_SPACES`: four letters, then longer)
+    that has room; after :data:`RANDOM_KEY_ATTEMPTS` taken random keys (a crowded space) the
+    next free key after a random point is used, and when a bounded walk finds none the next
+    space is tried. Raises :class:`NotFound` for an unknown ``type_id`` and :class:`Conflict`
+    (``KEY_SPACE_EXHAUSTED``) only when every space is full.
+    """
+    spaces = key_spaces or KEY_SPACES
+    _check_fields(fields)
+    _check_type(fields.get("type_id"))
+    for space in spaces:
+        part = _create_in(space, fields)
+        if part is not None:
+            return part
+    total = sum(space.size for space in spaces)
     raise Conflict(
-        f"no free part key: all {key_space.size} keys are taken",
-        {"keys": key_space.size},
+        f"no free part key: all {total} keys are taken",
+        {"keys": total},
         code="KEY_SPACE_EXHAUSTED",
     )
 

@@ -26,10 +26,31 @@ FULL = {
 }
 
 PART_FIELDS = {
-    "id", "key", "description", "manufacturer_code", "manufacturer", "product_page", "type_id",
-    "type", "tags", "package", "pin_count", "pin_pitch", "voltage_rating", "input_voltage",
-    "output_voltage", "mounting_type", "series", "dimensions", "attachment_set_id", "cover_url",
-    "total_quantity", "seller_links", "used_in_kits", "created_at", "updated_at",
+    "id",
+    "key",
+    "description",
+    "manufacturer_code",
+    "manufacturer",
+    "product_page",
+    "type_id",
+    "type",
+    "tags",
+    "package",
+    "pin_count",
+    "pin_pitch",
+    "voltage_rating",
+    "input_voltage",
+    "output_voltage",
+    "mounting_type",
+    "series",
+    "dimensions",
+    "attachment_set_id",
+    "cover_url",
+    "total_quantity",
+    "seller_links",
+    "used_in_kits",
+    "created_at",
+    "updated_at",
 }
 
 BAD_CREATE_BODIES = [
@@ -57,7 +78,7 @@ BAD_CREATE_BODIES = [
     ({"description": "x", "color": "red"}, "color"),
 ]
 
-MALFORMED_KEYS = ["abcd", "ABC", "ABCDE", "AB1D", "%20%20%20%20", "ÄBCD"]
+MALFORMED_KEYS = ["abcd", "ABC", "ABCDEFGHI", "AB1D", "%20%20%20%20", "ÄBCD"]
 
 
 def _type_id(client, name: str) -> int:
@@ -80,7 +101,7 @@ def test_create_returns_201_with_every_field(client) -> None:
 
 
 def test_created_key_is_four_uppercase_letters(new_part) -> None:
-    assert re.fullmatch(r"[A-Z]{4}", new_part()["key"])
+    assert re.fullmatch(r"[A-Z]{4}", new_part()["key"])  # four letters while they are free
 
 
 def test_random_key_is_four_uppercase_letters() -> None:
@@ -169,17 +190,53 @@ def test_crowded_key_space_still_creates_until_every_key_is_taken(
     client, new_part, monkeypatch
 ) -> None:
     space = keys.KeySpace(alphabet="AB", length=4)  # 16 keys: a crowded space, cheaply
-    monkeypatch.setattr(service, "KEY_SPACE", space)
+    monkeypatch.setattr(service, "KEY_SPACES", (space,))
     monkeypatch.setattr(service, "KEY_WALK_CHUNK", 3)  # the walk crosses chunk boundaries
+    monkeypatch.setattr(service, "KEY_WALK_MAX_READS", 20)  # enough to walk all 16
     created = {new_part()["key"] for _ in range(space.size)}
     assert created == {space.key_at(i) for i in range(space.size)}
+
+
+def test_keys_grow_a_letter_once_the_shorter_space_is_full(client, new_part, monkeypatch) -> None:
+    four, five = keys.KeySpace(alphabet="AB", length=4), keys.KeySpace(alphabet="AB", length=5)
+    monkeypatch.setattr(service, "KEY_SPACES", (four, five))
+    monkeypatch.setattr(service, "KEY_WALK_MAX_READS", 20)
+    made = [new_part()["key"] for _ in range(four.size + five.size)]
+    assert {key for key in made[: four.size]} == {four.key_at(i) for i in range(four.size)}
+    assert {key for key in made[four.size :]} == {five.key_at(i) for i in range(five.size)}
+    response = client.get(f"/api/parts/{made[-1]}")  # a five-letter key is a valid path key
+    assert response.status_code == 200 and response.json["key"] == made[-1]
+
+
+def test_a_crowded_space_costs_a_bounded_walk_before_the_next_space(
+    client, new_part, monkeypatch
+) -> None:
+    four, five = keys.KeySpace(alphabet="AB", length=4), keys.KeySpace(alphabet="AB", length=5)
+    monkeypatch.setattr(service, "KEY_SPACES", (four,))
+    monkeypatch.setattr(service, "KEY_WALK_MAX_READS", 20)
+    for _ in range(four.size):
+        new_part()
+    last = four.key_at(four.size - 1)
+    assert client.delete(f"/api/parts/{last}").status_code == 204  # the one free key, at the end
+    monkeypatch.setattr(service, "KEY_SPACES", (four, five))
+    monkeypatch.setattr(service, "KEY_WALK_CHUNK", 1)
+    monkeypatch.setattr(service, "KEY_WALK_MAX_READS", 2)
+    first = four.key_at(0)
+    monkeypatch.setattr(
+        service, "_draw", lambda space: first if space == four else space.random_key()
+    )
+    key = new_part()["key"]
+    assert len(key) == 5  # two index reads found no gap: the four-letter space counted as full
+    monkeypatch.setattr(service, "KEY_WALK_MAX_READS", 20)
+    assert new_part()["key"] == last  # a longer walk still finds the free key
 
 
 def test_key_space_exhausted_is_409_and_leaves_no_set_behind(
     client, new_part, monkeypatch, in_app
 ) -> None:
     space = keys.KeySpace(alphabet="AB", length=4)
-    monkeypatch.setattr(service, "KEY_SPACE", space)
+    monkeypatch.setattr(service, "KEY_SPACES", (space,))
+    monkeypatch.setattr(service, "KEY_WALK_MAX_READS", 20)
     for _ in range(space.size):
         new_part()
     with in_app():
@@ -274,9 +331,7 @@ def test_put_cannot_clear_the_description(client, new_part, subtests) -> None:
     created = new_part()
     for description in (None, "", "   "):
         with subtests.test(msg=repr(description)):
-            response = client.put(
-                f"/api/parts/{created['key']}", json={"description": description}
-            )
+            response = client.put(f"/api/parts/{created['key']}", json={"description": description})
             assert response.status_code == 400
             assert "description" in response.json["details"]["fields"]
 
