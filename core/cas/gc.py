@@ -24,7 +24,9 @@ transaction that holds every batch blob's lock (:mod:`core.cas.locks`), after as
 ``referenced_blobs`` hook again for exactly the batch's hash range; a thumbnail-only orphan's
 blob is checked to be absent right before it goes. Resumable and idempotent: a batch deletes
 thumbnails and their blobs together with S3 ``DeleteObjects``, a crash mid-batch leaves only
-unreferenced objects (blobs, or thumbnails whose blob is gone) that the next run removes.
+unreferenced objects (blobs, or thumbnails whose blob is gone) that the next run removes. A batch
+is settled in a background thread while the scan collects the next one (:class:`_BatchRemover`),
+so deleting and listing overlap; batches still run one at a time and in order.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ import itertools
 import logging
 import re
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+
+from flask import current_app, has_app_context
 
 from core.cas.ingest import SHA256_HEX, cas_key, sha256_of_key
 from core.cas.locks import blob_transaction, lock_blobs
@@ -305,7 +310,10 @@ def collect_garbage(
     report = GcReport(dry_run=dry_run)
     references = _Cursor(referenced_stream(state))
     pending: list[_Candidate] = []
-    with progress(_by_hash(state, report), label="scanning", length=None) as items:
+    with (
+        _BatchRemover(state, report, dry_run) as remover,
+        progress(_by_hash(state, report), label="scanning", length=None) as items,
+    ):
         for sha, blob, thumbnails in items:
             if references.contains(sha):
                 kept: list[BlobStat] = [*thumbnails, *([blob] if blob else [])]
@@ -322,48 +330,103 @@ def collect_garbage(
             for stat in kept:
                 report.count_kept(stat)
             if len(pending) >= DELETE_BATCH:
-                _remove_batch(state, pending, report, dry_run)
+                remover.submit(pending)
                 pending = []
-    if pending:
-        _remove_batch(state, pending, report, dry_run)
+        if pending:
+            remover.submit(pending)
     log.info("gc finished", extra=report.as_json())
     return report
 
 
-def _remove_batch(
-    state: PartsbinState, batch: list[_Candidate], report: GcReport, dry_run: bool
-) -> None:
+class _BatchRemover:
+    """Settles batches in a background thread while the scan goes on, one batch at a time.
+
+    Deleting is bound by the object store and scanning by parsing listings, so overlapping them
+    makes a run cost about the longer of the two instead of their sum. At most one batch is in
+    flight while the next one is collected (memory stays two batches); each runs in its own
+    database connection and the caller's app context, and its counts are added to the report
+    in the caller's thread, in order. An error raised by a batch is raised by the next
+    :meth:`submit` or on exit. A dry run settles batches inline (there is nothing to overlap).
+    """
+
+    def __init__(self, state: PartsbinState, report: GcReport, dry_run: bool) -> None:
+        self._state = state
+        self._report = report
+        self._dry_run = dry_run
+        self._app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+        self._pool = None if dry_run else ThreadPoolExecutor(1, thread_name_prefix="partsbin-gc")
+        self._in_flight: Future[_Settled] | None = None
+
+    def submit(self, batch: list[_Candidate]) -> None:
+        """Settle ``batch`` (after the previous one has finished)."""
+        self._collect()
+        if self._pool is None:
+            self._record(_settle_batch(self._state, batch, self._dry_run))
+        else:
+            self._in_flight = self._pool.submit(self._settle_in_thread, batch)
+
+    def _settle_in_thread(self, batch: list[_Candidate]) -> _Settled:
+        scope = self._app.app_context() if self._app is not None else contextlib.nullcontext()
+        with scope, self._state.database.connection_context():
+            return _settle_batch(self._state, batch, self._dry_run)
+
+    def _collect(self) -> None:
+        future, self._in_flight = self._in_flight, None
+        if future is not None:
+            self._record(future.result())
+
+    def _record(self, settled: _Settled) -> None:
+        self._report.batches += 1
+        for stat in settled.kept:
+            self._report.count_kept(stat)
+        for stat in settled.removed:
+            self._report.count_removed(stat)
+
+    def __enter__(self) -> _BatchRemover:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                self._collect()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+
+@dataclass
+class _Settled:
+    kept: list[BlobStat]
+    removed: list[BlobStat]
+
+
+def _settle_batch(state: PartsbinState, batch: list[_Candidate], dry_run: bool) -> _Settled:
     """Re-check and delete one batch; the check and the delete hold the batch's blob locks.
 
     An upload or copy that references one of these blobs either commits first (the re-check
     sees its row and the blob is kept) or finds the blob gone (and answers 503): never a row
     pointing at deleted bytes. See :mod:`core.cas.locks`.
     """
-    report.batches += 1
+    kept: list[BlobStat] = []
     # A thumbnail-only orphan goes only while its blob is still absent (it may have appeared).
-    batch = [c for c in batch if c.blob is not None or not _blob_back(state, c, report)]
-    hashes = [c.sha for c in batch]
+    remaining = []
+    for candidate in batch:
+        if candidate.blob is None and state.storage.exists(cas_key(candidate.sha)):
+            kept += candidate.thumbnails
+        else:
+            remaining.append(candidate)
+    hashes = [c.sha for c in remaining]
     guard = contextlib.nullcontext() if dry_run else blob_transaction(state.database)
+    doomed: list[BlobStat] = []
     with guard:
         if not dry_run:
             lock_blobs(state.database, hashes)
         rescued = referenced_hashes(state, hashes)
-        doomed: list[BlobStat] = []
-        for candidate in batch:
+        for candidate in remaining:
             if candidate.sha in rescued:
-                for stat in candidate.stats:
-                    report.count_kept(stat)
+                kept += candidate.stats
             else:
                 doomed += candidate.stats
         if not dry_run and doomed:
             state.storage.delete_many([stat.key for stat in doomed])
-    for stat in doomed:
-        report.count_removed(stat)
-
-
-def _blob_back(state: PartsbinState, candidate: _Candidate, report: GcReport) -> bool:
-    if state.storage.exists(cas_key(candidate.sha)):
-        for stat in candidate.thumbnails:
-            report.count_kept(stat)
-        return True
-    return False
+    return _Settled(kept, doomed)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from core.cas.ingest import StoredBlob
 from core.cas.thumbnails import thumbnail_key
 from core.plugins import PluginError, hookimpl
 from core.state import get_state
-from storage_drivers.base import StorageDriver, StorageUnavailable
+from storage_drivers.base import BlobStat, StorageDriver, StorageUnavailable
 from storage_drivers.local import LocalDriver
 from tests.cas.conftest import AgelessLocalDriver, png, put_blob, use_timed_storage
 
@@ -344,6 +345,40 @@ def test_deletes_in_batches(app: Flask, tmp_path: Path, monkeypatch) -> None:
     assert [len(call) for call in driver.calls] == [2, 2, 1]
     assert {key for call in driver.calls for key in call} == orphans
     assert report.removed == 5 and report.batches == 3
+    assert keys(driver) == set()
+
+
+class OverlapDriver(LocalDriver):
+    """The local driver whose first ``delete_many`` waits until the listing has moved on."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.listing_moved_on = threading.Event()
+        self.overlapped: list[bool] = []
+
+    def iter_sorted_keys(self, prefix: str = "") -> Iterator[BlobStat]:
+        for index, stat in enumerate(super().iter_sorted_keys(prefix)):
+            if prefix == "cas/" and index == 3:  # past the first batch of two
+                self.listing_moved_on.set()
+            yield stat
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        if not self.overlapped:
+            self.overlapped.append(self.listing_moved_on.wait(10))
+        super().delete_many(keys)
+
+
+def test_a_batch_is_deleted_while_the_scan_goes_on(
+    app: Flask, tmp_path: Path, monkeypatch
+) -> None:
+    driver = OverlapDriver(str(tmp_path / "overlap"))
+    get_state(app).storage = driver
+    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
+    for i in range(6):
+        blob(app, f"orphan {i}".encode())
+    report = gc(app)
+    assert driver.overlapped == [True]  # run in turn, the first delete would wait in vain
+    assert report.removed == 6 and report.batches == 3
     assert keys(driver) == set()
 
 
