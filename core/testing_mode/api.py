@@ -74,6 +74,19 @@ class TaskStartOut(BaseModel):
     status: Literal["started"]
 
 
+class TaskEventOut(BaseModel):
+    request_id: str
+    task_id: str
+    event_type: str
+    delivered: bool
+
+
+class DeploymentOut(BaseModel):
+    request_id: str
+    delivered: bool
+    status: Literal["delivered"]
+
+
 class DeploymentIn(StrictBody):
     request_id: str = RequestId
     version: str = Field(min_length=1, max_length=200)
@@ -94,35 +107,35 @@ def _bytes(data: bytes, content_type: str) -> Response:
     return response
 
 
-@blueprint.get("/content/html", responses=error_responses(400))
+@blueprint.get("/content/html", responses={200: None, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page(query: TitleQuery) -> Response:
     """A deterministic HTML page titled ``title`` (its ``og:image`` is the test image)."""
     return _bytes(content.html_page(query.title), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/html-with-banner", responses=error_responses(400))
+@blueprint.get("/content/html-with-banner", responses={200: None, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page_with_banner(query: TitleQuery) -> Response:
     """The same page with a deployment banner."""
     return _bytes(content.html_page(query.title, banner=True), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/image", responses=error_responses(400))
+@blueprint.get("/content/image", responses={200: None, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def image(query: TextQuery) -> Response:
     """A deterministic PNG showing ``text``."""
     return _bytes(content.png_image(query.text), "image/png")
 
 
-@blueprint.get("/content/pdf")
+@blueprint.get("/content/pdf", responses={200: None})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def pdf() -> Response:
     """A deterministic one-page PDF."""
     return _bytes(content.pdf_document(), "application/pdf")
 
 
-@blueprint.post("/sse/task-event", responses=error_responses(400))
+@blueprint.post("/sse/task-event", responses={200: TaskEventOut, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def task_event(body: TaskEventIn) -> Response:
     """Publish a ``task_event`` to the streams of ``request_id``. ``delivered`` means it was
@@ -178,7 +191,7 @@ def start_test_task(body: TaskStartIn) -> Response:
     return jsonify({"task_id": task_id, "status": "started"})
 
 
-@blueprint.post("/deployments/version", responses=error_responses(400))
+@blueprint.post("/deployments/version", responses={202: DeploymentOut, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def deployment_version(body: DeploymentIn) -> Response:
     """Announce a new UI version to the streams of ``request_id``; streams this process opens
