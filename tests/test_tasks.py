@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -126,6 +127,39 @@ def test_cancelling_a_running_task_stops_it_at_once(app, client) -> None:
     assert again.status_code == 409
     assert again.json["code"] == "TASK_NOT_RUNNING"
     assert again.json["details"] == {"task_id": task_id, "status": "cancelled"}
+
+
+def test_a_cancel_before_the_work_first_waits_still_wakes_it(app, client) -> None:
+    gate = threading.Event()
+
+    def work(context: runner.TaskContext) -> dict[str, Any]:
+        gate.wait(30)  # cancelled meanwhile, before its first wait
+        context.wait(10)
+        return {}
+
+    with app.app_context():
+        task_id = runner.start_task("probe", work)
+        wait_until(lambda: TaskRow.get_by_id(task_id).status == "running")
+    assert client.post(f"/api/tasks/{task_id}/cancel").status_code == 200
+    gate.set()
+    assert runner.get_runner(app).join(8), "the cancel was lost: the work slept its 10 s"
+    assert client.get(f"/api/tasks/{task_id}/status").json["status"] == "cancelled"
+
+
+def test_a_waiting_task_holds_no_database_connection(app, client) -> None:
+    from core.db import database
+
+    def work(context: runner.TaskContext) -> dict[str, Any]:
+        context.progress("connected", 0.5)  # a query: the thread has a connection now
+        held = not database.is_closed()
+        context.wait(0.01)
+        return {"held_before": held, "held_while_waiting": not database.is_closed()}
+
+    with app.app_context():
+        task_id = runner.start_task("probe", work)
+    finish(app)
+    result = client.get(f"/api/tasks/{task_id}/status").json["result"]
+    assert result == {"held_before": True, "held_while_waiting": False}
 
 
 def test_a_running_task_cannot_be_deleted_a_finished_one_can(app, client) -> None:

@@ -105,7 +105,10 @@ class TaskContext:
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds``, refreshing the heartbeat every :data:`HEARTBEAT_EVERY_SECONDS`.
         Raises :class:`TaskCancelled` when the server is stopping or the task was cancelled
-        (at once when by this process, else at the next heartbeat)."""
+        (at once when by this process, else at the next heartbeat). Outside a transaction the
+        thread's database connection goes back to the pool meanwhile."""
+        if not database.is_closed() and not database.in_transaction():
+            database.close()  # a sleeping task must not hold one of the requests' connections
         interrupted = self._runner.interruption(self.task_id)
         remaining = seconds
         while remaining > 0:
@@ -157,6 +160,8 @@ class TaskRunner:
                 daemon=True,
             )
             self._threads.add(thread)
+            # Exists before the task can be cancelled, so no cancel can miss it.
+            self._interruptions[task_id] = threading.Event()
         try:
             prune()
             with database.atomic():
@@ -166,6 +171,7 @@ class TaskRunner:
         except BaseException:
             with self._lock:
                 self._threads.discard(thread)
+                self._interruptions.pop(task_id, None)
             raise
         thread.start()
         return task_id
