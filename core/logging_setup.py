@@ -15,6 +15,10 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as ``{"ts", "level", "logger", "message", ...extra fields}``."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.entry(record), default=str)
+
+    def entry(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The record as the dict :meth:`format` writes (values not yet JSON-encoded)."""
         entry: dict[str, Any] = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
                 timespec="milliseconds"
@@ -28,7 +32,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return entry
 
 
 def configure_logging(level: int) -> None:

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.cas.plugin",
     "core.auth.plugin",
     "core.events.plugin",
+    "core.tasks.plugin",
     "core.testing_mode.plugin",
 )
 

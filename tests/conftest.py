@@ -26,6 +26,7 @@ from core.db import close_database
 from core.events.api import stop_hub
 from core.migrate import apply_migrations
 from core.state import get_state
+from core.tasks.runner import stop_tasks
 
 pytest_plugins = ["tests.servers.fixtures"]
 
@@ -118,6 +119,7 @@ def unmigrated_app(app_config: dict[str, Any], app_plugins: list[object]) -> Ite
     app = create_app(app_config, plugins=app_plugins)
     app.config["TESTING"] = True
     yield app
+    stop_tasks(app)  # background task threads, if a test started any
     stop_hub(app)  # the event hub's thread, if a test opened a stream
     state = get_state(app)
     close_database(state.database)

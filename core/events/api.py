@@ -6,42 +6,45 @@ UI's version (``{"version": ...}``, from its ``version.json``), then every event
 everyone or to this ``request_id``. A comment line every ``PARTSBIN_SSE_HEARTBEAT`` seconds keeps
 proxies from closing an idle stream and lets the server notice a dead client.
 
-Under ``partsbin serve`` the ASGI front (:mod:`core.events.asgi`) first asks this route whether
-the stream may open (the "preflight": validation, auth and the version run here, in Flask) and
-then streams on the event loop. Served by a plain WSGI server (tests' clients, ``flask run``),
-this route streams itself and holds a thread per stream.
+It is a stream route (:mod:`core.events.streams`): under ``partsbin serve`` the ASGI front
+(:mod:`core.events.asgi`) first asks this view whether the stream may open (the "preflight":
+validation, auth, the version and the replay run here, in Flask) and then streams an
+:class:`EventFeed` on the event loop. Served by a plain WSGI server (tests' clients,
+``flask run``), this view streams the same feed itself and holds a thread per stream.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from core.api.schemas import QueryModel, error_responses
 from core.events import VERSION_EVENT
-from core.events.hub import EventHub
-from core.events.store import Event, missed_events
+from core.events.hub import EventHub, Subscription
+from core.events.store import REQUEST_ID, Event, missed_events
+from core.events.streams import (
+    Scope,
+    StreamRoute,
+    Wake,
+    blocking_response,
+    grant,
+    is_preflight,
+    sse_message,
+)
 from core.state import get_state
 
 STREAM_PATH = "/api/sse/stream"
-#: Key of the ASGI scope (seen as ``environ["asgi.scope"]``) that marks the preflight.
-PREFLIGHT_SCOPE_KEY = "partsbin.sse_preflight"
 _HUB = "partsbin.event_hub"
 _VERSION = "partsbin.ui_version"
 
 blueprint = APIBlueprint("sse", __name__, url_prefix="/api/sse", abp_tags=[Tag(name="events")])
 
-STREAM_HEADERS = {
-    "Cache-Control": "no-cache, no-transform",
-    "X-Accel-Buffering": "no",
-    "X-Content-Type-Options": "nosniff",
-}
 HEARTBEAT = b": heartbeat\n\n"
 
 
@@ -102,20 +105,84 @@ def set_ui_version(app: Flask, value: str | None) -> None:
 def format_message(event_type: str, payload: Any, event_id: int | None = None) -> bytes:
     """One server-sent event: ``id`` (when given) and ``data`` lines, then a blank line."""
     data = json.dumps({"type": event_type, "payload": payload}, separators=(",", ":"))
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}data: {data}\n\n".encode()
+    return sse_message(data, event_id=event_id)
 
 
 def format_event(event: Event) -> bytes:
     return format_message(event.type, event.payload, event.id)
 
 
-def _missed(request_id: str) -> list[Event]:
+class EventFeed:
+    """One open event stream: a hub subscription for ``request_id``.
+
+    The preflight's grant carries the version and the replay (``[{id, type, payload}]``);
+    events already replayed are not sent twice.
+    """
+
+    def __init__(self, hub: EventHub, request_id: str, wake: Wake) -> None:
+        self.label = f"event stream {request_id}"
+        self._hub = hub
+        self._subscription: Subscription = hub.subscribe(request_id, wake)
+        self._seen = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._subscription.closed
+
+    def opening(self, grant: Mapping[str, Any]) -> bytes:
+        replay = [Event(m["id"], m["type"], m["payload"], None) for m in grant.get("replay", [])]
+        self._seen = max((e.id for e in replay), default=0)
+        first = format_message(VERSION_EVENT, {"version": grant["version"]})
+        return first + b"".join(format_event(e) for e in replay)
+
+    def take(self) -> bytes | None:
+        events = [e for e in self._subscription.take() if e.id > self._seen]
+        if self._subscription.overflowed:
+            return None
+        if events:
+            self._seen = events[-1].id
+        return b"".join(format_event(e) for e in events)
+
+    def heartbeat(self) -> bytes:
+        return HEARTBEAT
+
+    def farewell(self) -> bytes:
+        return b""
+
+    def release(self) -> None:
+        self._hub.unsubscribe(self._subscription)
+
+
+def stream_route(app: Flask) -> StreamRoute:
+    """``/api/sse/stream`` as a stream route of ``app`` (see :mod:`core.events.streams`)."""
+
+    def open_feed(scope: Scope, wake: Wake) -> EventFeed | None:
+        request_id = _query_request_id(scope)
+        return EventFeed(get_hub(app), request_id, wake) if request_id else None
+
+    def close_all() -> None:
+        hub = app.extensions.get(_HUB)
+        if hub is not None:
+            hub.close_all()
+
+    return StreamRoute(STREAM_PATH, open_feed, close_all)
+
+
+def _query_request_id(scope: Scope) -> str | None:
+    """The stream's ``request_id`` when it is well formed (else the preflight refuses it)."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get("request_id", [])
+    if len(values) == 1 and REQUEST_ID.match(values[0]):
+        return values[0]
+    return None
+
+
+def _missed(request_id: str) -> list[dict[str, Any]]:
     """What a reconnecting client (``Last-Event-ID``) missed for ``request_id``."""
     last = request.headers.get("Last-Event-ID", "").strip()
     if not last.isdigit() or len(last) > 18:
         return []
-    return missed_events(int(last), request_id)
+    events = missed_events(int(last), request_id)
+    return [{"id": e.id, "type": e.type, "payload": e.payload} for e in events]
 
 
 @blueprint.get("/stream", responses={200: None, **error_responses(400)})
@@ -123,40 +190,13 @@ def stream(query: StreamQuery) -> Response:
     """Open the event stream (``text/event-stream``): a ``version`` event, then (after a
     reconnect with ``Last-Event-ID``) the events missed meanwhile, then every event published to
     everyone or to ``request_id``, and heartbeat comments."""
-    version = ui_version()
-    scope = request.environ.get("asgi.scope")
-    if isinstance(scope, dict) and scope.get(PREFLIGHT_SCOPE_KEY):
-        missed = [
-            {"id": e.id, "type": e.type, "payload": e.payload} for e in _missed(query.request_id)
-        ]
-        return jsonify(
-            {"stream": True, "version": version, "request_id": query.request_id, "replay": missed}
-        )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    body = _blocking_stream(app, query.request_id, version, _missed(query.request_id))
-    response = Response(body, mimetype="text/event-stream")
-    response.headers.update(STREAM_HEADERS)
-    return response
-
-
-def _blocking_stream(
-    app: Flask, request_id: str, version: str, missed: list[Event]
-) -> Iterator[bytes]:
+    fields = {"version": ui_version(), "request_id": query.request_id}
+    if is_preflight():
+        return grant(**fields, replay=_missed(query.request_id))
     hub = get_hub(app)
-    heartbeat = get_state(app).settings.sse_heartbeat
-    woken = threading.Event()
-    subscription = hub.subscribe(request_id, woken.set)
-    seen = max((e.id for e in missed), default=0)
-    try:
-        yield format_message(VERSION_EVENT, {"version": version})
-        if missed:
-            yield b"".join(format_event(e) for e in missed)
-        while not subscription.closed:
-            woken.wait(heartbeat)
-            woken.clear()
-            events = [e for e in subscription.take() if e.id > seen]
-            if subscription.overflowed or subscription.closed:
-                return
-            yield b"".join(format_event(e) for e in events) if events else HEARTBEAT
-    finally:
-        hub.unsubscribe(subscription)
+    return blocking_response(
+        lambda wake: EventFeed(hub, query.request_id, wake),
+        lambda: {**fields, "replay": _missed(query.request_id)},
+        get_state(app).settings.sse_heartbeat,
+    )

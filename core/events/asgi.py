@@ -1,19 +1,21 @@
-"""The ASGI front of a worker: event streams on the asyncio loop, everything else in threads.
+"""The ASGI front of a worker: streams on the asyncio loop, everything else in threads.
 
-``GET /api/sse/stream`` is first run through the Flask app as a "preflight" (marked in the ASGI
-scope, which no client can set): validation, auth and anything else Flask does apply, and a
-refusal (400, 401, ...) is passed on as it is. When Flask allows the stream, this module writes
-it: each open stream is a coroutine waiting on its :class:`~core.events.hub.Subscription`, so
-200 open streams cost 200 small coroutines, not 200 of the pool's threads.
+Every stream route of the app (:mod:`core.events.streams`: ``GET /api/sse/stream``, and in
+testing mode ``GET /api/testing/logs/stream``) is first run through the Flask app as a
+"preflight" (marked in the ASGI scope, which no client can set): validation, auth and anything
+else Flask does apply, and a refusal (400, 401, ...) is passed on as it is. When Flask allows
+the stream, this module writes it: each open stream is a coroutine waiting on its
+:class:`~core.events.streams.Feed`, so 200 open streams cost 200 small coroutines, not 200 of
+the pool's threads.
 
 Every other request goes to the Flask app through :class:`a2wsgi.WSGIMiddleware`, which runs it
 in a pool of ``threads`` threads (what gunicorn's gthread worker did) and streams request and
 response bodies with back-pressure.
 
 A stream ends when the client disconnects, when a write has not completed within
-:data:`WRITE_TIMEOUT_SECONDS` (a client that stopped reading), when it falls
-:data:`~core.events.hub.MAX_PENDING` events behind, or when the server shuts down
-(:meth:`PartsbinAsgi.close_streams`).
+:data:`WRITE_TIMEOUT_SECONDS` (a client that stopped reading), when its feed falls too far
+behind (for events, :data:`~core.events.hub.MAX_PENDING` of them), or when the server shuts down
+(:meth:`PartsbinAsgi.close_streams`; the feed's farewell, if it has one, is written first).
 """
 
 from __future__ import annotations
@@ -23,23 +25,18 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
 from a2wsgi import WSGIMiddleware
 from flask import Flask
 
-from core.events import VERSION_EVENT
-from core.events.api import (
-    HEARTBEAT,
+from core.events.api import get_hub
+from core.events.streams import (
     PREFLIGHT_SCOPE_KEY,
     STREAM_HEADERS,
-    STREAM_PATH,
-    format_event,
-    format_message,
-    get_hub,
+    Feed,
+    StreamRoute,
+    stream_routes,
 )
-from core.events.hub import Subscription
-from core.events.store import REQUEST_ID, Event
 from core.state import get_state
 
 log = logging.getLogger("partsbin.events")
@@ -71,45 +68,51 @@ class PartsbinAsgi:
         self.hub = get_hub(app)
         self.hub.start()
         self.heartbeat = get_state(app).settings.sse_heartbeat
+        self.routes = stream_routes(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        if scope["type"] == "http" and scope["path"] == STREAM_PATH and scope["method"] == "GET":
-            await self._stream(scope, receive, send)
-            return
+        if scope["type"] == "http" and scope["method"] == "GET":
+            route = self.routes.get(scope["path"])
+            if route is not None:
+                await self._stream(route, scope, receive, send)
+                return
         await self.wsgi(scope, receive, send)  # type: ignore[arg-type]
 
     def close_streams(self) -> None:
         """End every open stream (called when the server shuts down)."""
-        self.hub.close_all()
+        for route in self.routes.values():
+            route.close_all()
 
-    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _stream(self, route: StreamRoute, scope: Scope, receive: Receive, send: Send) -> None:
         # Subscribe before the preflight reads what a reconnecting client missed, so nothing
-        # published in between is lost (duplicates are dropped by event id).
+        # published in between is lost (the feed drops what the replay already holds).
         loop = asyncio.get_running_loop()
         woken = asyncio.Event()
 
         def wake() -> None:
-            loop.call_soon_threadsafe(woken.set)
+            try:
+                loop.call_soon_threadsafe(woken.set)
+            except RuntimeError:  # the loop is closed: the stream is gone anyway
+                pass
 
-        request_id = _query_request_id(scope)
-        subscription = self.hub.subscribe(request_id, wake) if request_id else None
+        feed = route.open_feed(scope, wake)
         try:
             answer = await self._preflight(scope)
             start, body = answer[0], b"".join(m.get("body", b"") for m in answer[1:])
-            allowed = start["status"] == 200 and _is_json(start) and subscription is not None
+            allowed = start["status"] == 200 and _is_json(start) and feed is not None
             grant = json.loads(body) if allowed else None
             if not (isinstance(grant, dict) and grant.get("stream") is True):
                 for message in answer:  # Flask's refusal, as it is
                     await send(message)
                 return
-            assert subscription is not None
-            await self._serve_stream(receive, send, start, grant, subscription, woken)
+            assert feed is not None
+            await self._serve_stream(receive, send, start, grant, feed, woken)
         finally:
-            if subscription is not None:
-                self.hub.unsubscribe(subscription)
+            if feed is not None:
+                feed.release()
 
     async def _preflight(self, scope: Scope) -> list[Message]:
         messages: list[Message] = []
@@ -130,19 +133,16 @@ class PartsbinAsgi:
         send: Send,
         start: Message,
         grant: dict[str, Any],
-        subscription: Subscription,
+        feed: Feed,
         woken: asyncio.Event,
     ) -> None:
-        missed = [Event(m["id"], m["type"], m["payload"], None) for m in grant.get("replay", [])]
-        seen = max((e.id for e in missed), default=0)
         disconnected = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             headers = [(k, v) for k, v in start["headers"] if k.lower() == b"x-request-id"]
             headers += [(b"content-type", b"text/event-stream; charset=utf-8")]
             headers += [(k.lower().encode(), v.encode()) for k, v in STREAM_HEADERS.items()]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            first = format_message(VERSION_EVENT, {"version": grant["version"]})
-            if not await _write(send, first + b"".join(format_event(e) for e in missed)):
+            if not await _write(send, feed.opening(grant)):
                 return
             while True:
                 waiter = asyncio.ensure_future(woken.wait())
@@ -153,27 +153,23 @@ class PartsbinAsgi:
                 )
                 waiter.cancel()
                 woken.clear()
-                if disconnected.done() or subscription.closed:
+                if disconnected.done():
                     return
-                events = [e for e in subscription.take() if e.id > seen]
-                if subscription.overflowed:
-                    log.info("event stream %s dropped: too far behind", subscription.request_id)
+                if feed.closed:
+                    farewell = feed.farewell()
+                    if farewell:
+                        await _write(send, farewell)
                     return
-                chunk = b"".join(format_event(e) for e in events) if events else HEARTBEAT
-                if not await _write(send, chunk):
-                    log.info("event stream %s dropped: not reading", subscription.request_id)
+                chunk = feed.take()
+                if chunk is None:
+                    log.info("%s dropped: too far behind", feed.label)
+                    return
+                if not await _write(send, chunk or feed.heartbeat()):
+                    log.info("%s dropped: not reading", feed.label)
                     return
         finally:
             disconnected.cancel()
             await _finish(send)
-
-
-def _query_request_id(scope: Scope) -> str | None:
-    """The stream's ``request_id`` when it is well formed (else the preflight refuses it)."""
-    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get("request_id", [])
-    if len(values) == 1 and REQUEST_ID.match(values[0]):
-        return values[0]
-    return None
 
 
 def _terminated_input(app: Flask) -> Callable[..., Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import flask
 from flask_openapi3 import APIBlueprint
 
 from core.migrations_runner import MigrationSource
@@ -20,7 +21,9 @@ def register_migrations() -> list[MigrationSource]:
 
 
 @hookimpl
-def register_blueprints() -> list[APIBlueprint]:
-    from core.events.api import blueprint
+def register_blueprints(app: flask.Flask) -> list[APIBlueprint]:
+    from core.events.api import blueprint, stream_route
+    from core.events.streams import add_stream_route
 
+    add_stream_route(app, stream_route(app))
     return [blueprint]

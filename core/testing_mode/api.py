@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from core.api.schemas import QueryModel, StrictBody, error_responses
+from core.api.schemas import QueryModel, StrictBody, WholeNumber, error_responses
 from core.auth.roles import public
 from core.events import TASK_EVENT, VERSION_EVENT, publish_event
 from core.events.api import set_ui_version
+from core.events.streams import blocking_response, grant, is_preflight
+from core.state import get_state
 from core.testing_mode import content
 
 blueprint = APIBlueprint(
@@ -36,6 +38,55 @@ class TaskEventIn(StrictBody):
     data: dict[str, Any] | None = None
 
 
+def _number_not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a number")
+    return value
+
+
+class TaskParams(StrictBody):
+    steps: Annotated[int, Field(ge=0, le=100), WholeNumber] = Field(
+        default=3, description="progress reports before the task ends"
+    )
+    delay: Annotated[float, Field(ge=0, le=10), BeforeValidator(_number_not_bool_or_text)] = Field(
+        default=0.1, description="seconds before each progress report"
+    )
+    error_message: str = Field(
+        default="the demo task failed",
+        min_length=1,
+        max_length=500,
+        description="what a failing_task fails with (a demo_task ignores it)",
+    )
+
+
+class TaskStartIn(StrictBody):
+    task_type: Literal["demo_task", "failing_task"] = "demo_task"
+    params: TaskParams = Field(default_factory=TaskParams)
+    request_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,128}$",
+        description="the SSE client whose streams get the task's events (default: every stream)",
+    )
+
+
+class TaskStartOut(BaseModel):
+    task_id: str
+    status: Literal["started"]
+
+
+class TaskEventOut(BaseModel):
+    request_id: str
+    task_id: str
+    event_type: str
+    delivered: bool
+
+
+class DeploymentOut(BaseModel):
+    request_id: str
+    delivered: bool
+    status: Literal["delivered"]
+
+
 class DeploymentIn(StrictBody):
     request_id: str = RequestId
     version: str = Field(min_length=1, max_length=200)
@@ -56,35 +107,35 @@ def _bytes(data: bytes, content_type: str) -> Response:
     return response
 
 
-@blueprint.get("/content/html", responses=error_responses(400))
+@blueprint.get("/content/html", responses={200: None, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page(query: TitleQuery) -> Response:
     """A deterministic HTML page titled ``title`` (its ``og:image`` is the test image)."""
     return _bytes(content.html_page(query.title), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/html-with-banner", responses=error_responses(400))
+@blueprint.get("/content/html-with-banner", responses={200: None, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page_with_banner(query: TitleQuery) -> Response:
     """The same page with a deployment banner."""
     return _bytes(content.html_page(query.title, banner=True), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/image", responses=error_responses(400))
+@blueprint.get("/content/image", responses={200: None, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def image(query: TextQuery) -> Response:
     """A deterministic PNG showing ``text``."""
     return _bytes(content.png_image(query.text), "image/png")
 
 
-@blueprint.get("/content/pdf")
+@blueprint.get("/content/pdf", responses={200: None})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def pdf() -> Response:
     """A deterministic one-page PDF."""
     return _bytes(content.pdf_document(), "application/pdf")
 
 
-@blueprint.post("/sse/task-event", responses=error_responses(400))
+@blueprint.post("/sse/task-event", responses={200: TaskEventOut, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def task_event(body: TaskEventIn) -> Response:
     """Publish a ``task_event`` to the streams of ``request_id``. ``delivered`` means it was
@@ -104,7 +155,43 @@ def task_event(body: TaskEventIn) -> Response:
     )
 
 
-@blueprint.post("/deployments/version", responses=error_responses(400))
+@blueprint.get("/logs/stream", responses={200: None})
+@public  # testing mode only (loopback): browser tests call these before signing in
+def logs_stream() -> Response:
+    """Stream this worker's log records (``text/event-stream``, named events): a
+    ``connection_open``, then a ``log`` event per record of a ``partsbin`` logger at INFO or
+    above, ``heartbeat`` events while it is quiet, and ``connection_close`` when the server
+    shuts down. See :mod:`core.testing_mode.logs`."""
+    if is_preflight():
+        return grant()
+    from core.testing_mode.logs import get_broadcaster
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return blocking_response(
+        get_broadcaster(app).subscribe, dict, get_state(app).settings.sse_heartbeat
+    )
+
+
+@blueprint.post("/tasks/start", responses={200: TaskStartOut, **error_responses(400, 503)})
+@public  # testing mode only (loopback): browser tests call these before signing in
+def start_test_task(body: TaskStartIn) -> Response:
+    """Start a real background task (see :mod:`core.tasks`): ``demo_task`` reports ``steps``
+    progress updates ``delay`` seconds apart and completes; ``failing_task`` then fails with
+    ``error_message``. Follow it through its ``task_event``\\ s or ``GET
+    /api/tasks/{task_id}/status``; cancel it with ``POST /api/tasks/{task_id}/cancel``."""
+    from core.tasks.runner import start_task
+    from core.testing_mode import tasks
+
+    params = body.params
+    if body.task_type == "demo_task":
+        work = tasks.demo_task(params.steps, params.delay)
+    else:
+        work = tasks.failing_task(params.steps, params.delay, params.error_message)
+    task_id = start_task(body.task_type, work, body.request_id)
+    return jsonify({"task_id": task_id, "status": "started"})
+
+
+@blueprint.post("/deployments/version", responses={202: DeploymentOut, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def deployment_version(body: DeploymentIn) -> Response:
     """Announce a new UI version to the streams of ``request_id``; streams this process opens
@@ -127,7 +214,6 @@ def auth_session(body: TestSessionIn) -> Response:
     the local user anyway)."""
     from core.auth.oidc import Identity
     from core.auth.sessions import create_session, set_session_cookie
-    from core.state import get_state
 
     settings = get_state().settings
     identity = Identity(body.subject, body.name, body.email, tuple(dict.fromkeys(body.roles)))

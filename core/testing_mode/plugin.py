@@ -13,6 +13,9 @@ from core.state import get_state
 def register_blueprints(app: flask.Flask) -> list[APIBlueprint]:
     if not get_state(app).settings.testing:
         return []
+    from core.events.streams import add_stream_route
+    from core.testing_mode import logs
     from core.testing_mode.api import blueprint
 
+    add_stream_route(app, logs.stream_route(app))
     return [blueprint]

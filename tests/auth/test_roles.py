@@ -212,3 +212,30 @@ def test_route_role_defaults_by_method() -> None:
     assert route_role("parts.x", view, "OPTIONS") is None
     assert route_role("health.healthz", view, "GET") is None
     assert route_role("cas.get_blob", view, "GET", cas_public=True) is None
+
+
+def test_ai_operations_answer_not_available_to_editors_only(
+    oidc_client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    for path in ("/api/ai-parts/analyze", "/api/ai-parts/cleanup", "/api/ai-parts/create"):
+        assert oidc_client.post(path, json={}).status_code == 401
+        as_reader = oidc_client.post(path, json={}, headers=bearer(tokens["reader"]))
+        assert as_reader.status_code == 403
+        as_editor = oidc_client.post(path, json={}, headers=bearer(tokens["editor"]))
+        assert (as_editor.status_code, as_editor.get_json()["code"]) == (501, "AI_NOT_AVAILABLE")
+
+
+def test_task_routes_need_a_reader_to_read_and_an_editor_to_change(
+    oidc_client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    task = "0" * 32
+    status = f"/api/tasks/{task}/status"
+    assert oidc_client.get(status).status_code == 401
+    as_reader = oidc_client.get(status, headers=bearer(tokens["reader"]))
+    assert (as_reader.status_code, as_reader.get_json()["code"]) == (404, "TASK_NOT_FOUND")
+    for method, url in (("POST", f"/api/tasks/{task}/cancel"), ("DELETE", f"/api/tasks/{task}")):
+        assert oidc_client.open(url, method=method).status_code == 401
+        reader = oidc_client.open(url, method=method, headers=bearer(tokens["reader"]))
+        assert reader.status_code == 403
+        editor = oidc_client.open(url, method=method, headers=bearer(tokens["editor"]))
+        assert (editor.status_code, editor.get_json()["code"]) == (404, "TASK_NOT_FOUND")

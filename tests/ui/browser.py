@@ -50,10 +50,16 @@ class PageWatch:
 
     problems: list[str] = field(default_factory=list)
     expected: list[tuple[int, re.Pattern[str]]] = field(default_factory=list)
+    expected_console: list[re.Pattern[str]] = field(default_factory=list)
 
     def expect(self, status: int, path_pattern: str) -> None:
         """A ``status`` answer for a path matching ``path_pattern`` is caused on purpose."""
         self.expected.append((status, re.compile(path_pattern)))
+
+    def expect_console(self, text_pattern: str) -> None:
+        """Console errors whose text matches ``text_pattern`` (from its start) are the UI's own
+        report of a failure the test causes on purpose."""
+        self.expected_console.append(re.compile(text_pattern, re.S))
 
     def on_response(self, response: object) -> None:
         status = response.status  # type: ignore[attr-defined]
@@ -72,6 +78,8 @@ class PageWatch:
         text = message.text  # type: ignore[attr-defined]
         if text.startswith("Failed to load resource"):
             return  # the failed answer itself is judged by on_response
+        if any(pattern.match(text) for pattern in self.expected_console):
+            return
         self.problems.append(f"console error: {text[:500]}")
 
     def on_page_error(self, error: object) -> None:
