@@ -10,9 +10,17 @@ from pydantic import Field
 
 from core.api.schemas import QueryModel, StrictBody, error_responses
 from core.auth.roles import public
+from core.errors import error_response
 from core.events import TASK_EVENT, VERSION_EVENT, publish_event
 from core.events.api import set_ui_version
 from core.testing_mode import content
+from core.testing_mode.forced_errors import (
+    AUTH_SELF,
+    HIGHEST_STATUS,
+    LOWEST_STATUS,
+    force_error,
+    take_forced_error,
+)
 
 blueprint = APIBlueprint(
     "testing", __name__, url_prefix="/api/testing", abp_tags=[Tag(name="testing")]
@@ -40,6 +48,14 @@ class DeploymentIn(StrictBody):
     request_id: str = RequestId
     version: str = Field(min_length=1, max_length=200)
     changelog: str | None = Field(default=None, max_length=2000)
+
+
+class ForceErrorQuery(QueryModel):
+    status: int = Field(
+        ge=LOWEST_STATUS,
+        le=HIGHEST_STATUS,
+        description="HTTP status code to return on next /api/auth/self request",
+    )
 
 
 class TestSessionIn(StrictBody):
@@ -149,4 +165,36 @@ def auth_clear() -> Response:
         end_session(row)
     response = Response(status=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@blueprint.post("/auth/force-error", responses={204: None, **error_responses(400)})
+@public  # testing mode only (loopback): browser tests call these before signing in
+def auth_force_error(query: ForceErrorQuery) -> Response:
+    """Make the next ``GET /api/auth/self`` answer ``status`` (single-shot).
+
+    The next request to it, from any client and on any worker or instance, answers ``status``
+    (400-599) with the JSON error envelope, code ``FORCED_ERROR``; the one after answers normally
+    again. Forcing again before the error was used replaces the pending status."""
+    force_error(AUTH_SELF, query.status)
+    return Response(status=204)
+
+
+@blueprint.before_app_request
+def _forced_auth_self_error() -> Response | None:
+    """Answer a forced error instead of ``GET /api/auth/self`` when one is pending."""
+    if request.endpoint != "auth.auth_self":
+        return None
+    status = take_forced_error(AUTH_SELF)
+    if status is None:
+        return None
+    response = error_response(
+        status,
+        f"error {status} forced by POST /api/testing/auth/force-error (testing mode)",
+        "FORCED_ERROR",
+        {"status": status},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="partsbin"'
     return response
