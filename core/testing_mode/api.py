@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from core.api.schemas import QueryModel, StrictBody, error_responses
 from core.auth.roles import public
@@ -65,6 +65,30 @@ class TestSessionIn(StrictBody):
     roles: list[Literal["reader", "editor"]] = Field(default_factory=list, max_length=2)
 
 
+class TaskEventOut(BaseModel):
+    request_id: str
+    task_id: str
+    event_type: str
+    delivered: bool
+
+
+class DeploymentOut(BaseModel):
+    request_id: str
+    delivered: bool
+    status: str
+
+
+def _content(description: str, content_type: str) -> dict[int | str, Any]:
+    """The responses of a generated-content route: 200 with ``content_type`` bytes, or 400."""
+    return {
+        200: {
+            "description": description,
+            "content": {content_type: {"schema": {"type": "string"}}},
+        },
+        **error_responses(400),
+    }
+
+
 def _bytes(data: bytes, content_type: str) -> Response:
     response = Response(data, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
@@ -72,35 +96,35 @@ def _bytes(data: bytes, content_type: str) -> Response:
     return response
 
 
-@blueprint.get("/content/html", responses=error_responses(400))
+@blueprint.get("/content/html", responses=_content("The page", "text/html"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page(query: TitleQuery) -> Response:
     """A deterministic HTML page titled ``title`` (its ``og:image`` is the test image)."""
     return _bytes(content.html_page(query.title), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/html-with-banner", responses=error_responses(400))
+@blueprint.get("/content/html-with-banner", responses=_content("The page", "text/html"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page_with_banner(query: TitleQuery) -> Response:
     """The same page with a deployment banner."""
     return _bytes(content.html_page(query.title, banner=True), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/image", responses=error_responses(400))
+@blueprint.get("/content/image", responses=_content("The image", "image/png"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def image(query: TextQuery) -> Response:
     """A deterministic PNG showing ``text``."""
     return _bytes(content.png_image(query.text), "image/png")
 
 
-@blueprint.get("/content/pdf")
+@blueprint.get("/content/pdf", responses=_content("The PDF", "application/pdf"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def pdf() -> Response:
     """A deterministic one-page PDF."""
     return _bytes(content.pdf_document(), "application/pdf")
 
 
-@blueprint.post("/sse/task-event", responses=error_responses(400))
+@blueprint.post("/sse/task-event", responses={200: TaskEventOut, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def task_event(body: TaskEventIn) -> Response:
     """Publish a ``task_event`` to the streams of ``request_id``. ``delivered`` means it was
@@ -120,7 +144,7 @@ def task_event(body: TaskEventIn) -> Response:
     )
 
 
-@blueprint.post("/deployments/version", responses=error_responses(400))
+@blueprint.post("/deployments/version", responses={202: DeploymentOut, **error_responses(400)})
 @public  # testing mode only (loopback): browser tests call these before signing in
 def deployment_version(body: DeploymentIn) -> Response:
     """Announce a new UI version to the streams of ``request_id``; streams this process opens

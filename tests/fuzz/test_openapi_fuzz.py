@@ -3,7 +3,8 @@
 Every operation gets a bounded number of generated requests (``FUZZ_EXAMPLES``, default 60),
 against an app on SQLite with one part, one kit and one uploaded image so that some generated
 ids hit real rows. URL attachments are fuzzed too; the suite-wide network guard keeps every
-fetch on this machine.
+fetch on this machine. The app is in testing mode (``PARTSBIN_TESTING=1``), so the
+``/api/testing/*`` helpers are fuzzed as well.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
             "storage_url": f"file://{folder}/blobs",
             "log_level": "ERROR",
             "url_fetch_timeout": 0.5,
+            "testing": True,
         }
     )
     with app.app_context():
@@ -94,7 +96,11 @@ def _collection_app():
 
     folder = tempfile.mkdtemp(prefix="partsbin-fuzz-schema-")
     return create_app(
-        {"database_url": f"sqlite:///{folder}/s.db", "storage_url": f"file://{folder}/b"}
+        {
+            "database_url": f"sqlite:///{folder}/s.db",
+            "storage_url": f"file://{folder}/b",
+            "testing": True,
+        }
     )
 
 
@@ -136,4 +142,20 @@ def test_operation(fuzz_app, label: str) -> None:
             checks_here = [c for c in CHECKS if c is not checks.positive_data_acceptance]
         case.call_and_validate(checks=checks_here)
 
-    run()
+    try:
+        run()
+    finally:
+        if label == FORCES_ERRORS:
+            _drop_forced_error(fuzz_app)
+
+
+#: The operation that makes the next ``GET /api/auth/self`` fail (on purpose): its pending error
+#: is dropped after fuzzing it, so that the fuzzing of ``/api/auth/self`` never meets it.
+FORCES_ERRORS = "POST /api/testing/auth/force-error"
+
+
+def _drop_forced_error(app) -> None:
+    from core.testing_mode.forced_errors import AUTH_SELF, take_forced_error
+
+    with app.app_context():
+        take_forced_error(AUTH_SELF)
