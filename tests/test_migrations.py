@@ -278,7 +278,7 @@ def test_rolling_back_a_source_an_applied_source_depends_on_is_refused(gadgets_a
     migrations = _migrations(gadgets_app)
     before = migrations.applied()
 
-    with pytest.raises(RollbackRefused, match=r"parts:001_initial.*'\w+' depends on 'parts'"):
+    with pytest.raises(RollbackRefused, match=r"parts:002_longer_keys.*'\w+' depends on 'parts'"):
         migrations.rollback(1, source="parts")
 
     assert migrations.applied() == before
@@ -290,7 +290,7 @@ def test_cli_refuses_rolling_back_a_depended_on_source_naming_both(gadgets_app) 
         cli, ["migrate", "--rollback", "--source", "parts"]
     )
     assert result.exit_code != 0
-    assert "cannot roll back parts:001_initial" in result.output
+    assert "cannot roll back parts:002_longer_keys" in result.output
     assert re.search(r"'\w+' depends on 'parts'", result.output), result.output
     assert "parts" in _tables(get_state(gadgets_app).database)
 

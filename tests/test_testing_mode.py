@@ -126,3 +126,79 @@ def test_a_testing_session_signs_the_browser_in_without_a_provider(oidc_testing_
     assert client.post("/api/types", json={"name": "Not allowed"}).status_code == 403
     assert client.post("/api/testing/auth/clear").status_code == 204
     assert client.get("/api/auth/self").status_code == 401
+
+
+# --- POST /api/testing/auth/force-error -------------------------------------------------------
+
+
+def test_a_forced_error_answers_the_next_auth_self_once(client) -> None:
+    assert client.post("/api/testing/auth/force-error?status=503").status_code == 204
+    forced = client.get("/api/auth/self")
+    assert forced.status_code == 503
+    assert forced.json["code"] == "FORCED_ERROR" and forced.json["details"] == {"status": 503}
+    assert forced.headers["Cache-Control"] == "no-store"
+    again = client.get("/api/auth/self")
+    assert again.status_code == 200 and again.json["name"] == "Local User"
+
+
+def test_a_forced_error_touches_only_auth_self(client) -> None:
+    assert client.post("/api/testing/auth/force-error?status=500").status_code == 204
+    assert client.get("/api/types").status_code == 200
+    assert client.get("/api/auth/self").status_code == 500
+
+
+def test_forcing_again_replaces_the_pending_error(client) -> None:
+    client.post("/api/testing/auth/force-error?status=500")
+    client.post("/api/testing/auth/force-error?status=403")
+    assert client.get("/api/auth/self").status_code == 403
+    assert client.get("/api/auth/self").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["", "?status=200", "?status=399", "?status=600", "?status=x"])
+def test_force_error_needs_an_error_status(client, query: str) -> None:
+    response = client.post("/api/testing/auth/force-error" + query)
+    assert response.status_code == 400
+    assert "status" in response.json["details"]["fields"]
+    assert client.get("/api/auth/self").status_code == 200
+
+
+def test_a_forced_error_comes_before_authentication(oidc_testing_app) -> None:
+    client = oidc_testing_app.test_client()
+    client.post("/api/testing/auth/session", json={"subject": "tester", "roles": ["editor"]})
+    assert client.post("/api/testing/auth/force-error?status=403").status_code == 204
+    assert client.get("/api/auth/self").json["code"] == "FORCED_ERROR"
+    assert client.get("/api/auth/self").json["subject"] == "tester"
+    client.post("/api/testing/auth/force-error?status=401")
+    forced = client.get("/api/auth/self")
+    assert forced.status_code == 401 and forced.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_forced_error_reaches_another_instance_on_the_same_database(
+    app, db_url: str, storage_url: str
+) -> None:
+    other = create_app(
+        {"database_url": db_url, "storage_url": storage_url, "log_level": "WARNING", "testing": 1}
+    )
+    assert app.test_client().post("/api/testing/auth/force-error?status=502").status_code == 204
+    assert other.test_client().get("/api/auth/self").status_code == 502
+    assert app.test_client().get("/api/auth/self").status_code == 200
+
+
+def test_concurrent_requests_take_a_forced_error_once(app) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from core.testing_mode.forced_errors import AUTH_SELF, force_error, take_forced_error
+
+    with app.app_context():
+        force_error(AUTH_SELF, 500)
+    barrier = Barrier(8)
+
+    def take() -> int | None:
+        with app.app_context():
+            barrier.wait(timeout=30)
+            return take_forced_error(AUTH_SELF)
+
+    with ThreadPoolExecutor(8) as pool:
+        taken = list(pool.map(lambda _: take(), range(8)))
+    assert sorted(taken, key=str) == [500] + [None] * 7

@@ -1,8 +1,9 @@
 """``PARTSBIN_TESTING=1``: the contract's ``/api/testing/*`` helpers for browser test suites.
 
 Deterministic generated content (an HTML page, a PNG, a PDF) to attach by URL, SSE task events
-sent to one client, a "new deployment" version event, and sign-in sessions for any subject and
-roles without an OpenID provider. Never for production: the routes
+sent to one client, a "new deployment" version event, sign-in sessions for any subject and
+roles without an OpenID provider, and a single-shot error for the next ``GET /api/auth/self``
+(:mod:`core.testing_mode.forced_errors`). Never for production: the routes
 exist only when the setting is on, and ``partsbin serve`` refuses to start with it on an address
 other than loopback (:func:`check_binding`).
 """

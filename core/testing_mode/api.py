@@ -10,11 +10,19 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from core.api.schemas import QueryModel, StrictBody, WholeNumber, error_responses
 from core.auth.roles import public
+from core.errors import error_response
 from core.events import TASK_EVENT, VERSION_EVENT, publish_event
 from core.events.api import set_ui_version
 from core.events.streams import blocking_response, grant, is_preflight
 from core.state import get_state
 from core.testing_mode import content
+from core.testing_mode.forced_errors import (
+    AUTH_SELF,
+    HIGHEST_STATUS,
+    LOWEST_STATUS,
+    force_error,
+    take_forced_error,
+)
 
 blueprint = APIBlueprint(
     "testing", __name__, url_prefix="/api/testing", abp_tags=[Tag(name="testing")]
@@ -93,11 +101,30 @@ class DeploymentIn(StrictBody):
     changelog: str | None = Field(default=None, max_length=2000)
 
 
+class ForceErrorQuery(QueryModel):
+    status: int = Field(
+        ge=LOWEST_STATUS,
+        le=HIGHEST_STATUS,
+        description="HTTP status code to return on next /api/auth/self request",
+    )
+
+
 class TestSessionIn(StrictBody):
     subject: str = Field(min_length=1, max_length=255)
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=255)
     roles: list[Literal["reader", "editor"]] = Field(default_factory=list, max_length=2)
+
+
+def _content(description: str, content_type: str) -> dict[int | str, Any]:
+    """The responses of a generated-content route: 200 with ``content_type`` bytes, or 400."""
+    return {
+        200: {
+            "description": description,
+            "content": {content_type: {"schema": {"type": "string"}}},
+        },
+        **error_responses(400),
+    }
 
 
 def _bytes(data: bytes, content_type: str) -> Response:
@@ -107,28 +134,28 @@ def _bytes(data: bytes, content_type: str) -> Response:
     return response
 
 
-@blueprint.get("/content/html", responses={200: None, **error_responses(400)})
+@blueprint.get("/content/html", responses=_content("The page", "text/html"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page(query: TitleQuery) -> Response:
     """A deterministic HTML page titled ``title`` (its ``og:image`` is the test image)."""
     return _bytes(content.html_page(query.title), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/html-with-banner", responses={200: None, **error_responses(400)})
+@blueprint.get("/content/html-with-banner", responses=_content("The page", "text/html"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def html_page_with_banner(query: TitleQuery) -> Response:
     """The same page with a deployment banner."""
     return _bytes(content.html_page(query.title, banner=True), "text/html; charset=utf-8")
 
 
-@blueprint.get("/content/image", responses={200: None, **error_responses(400)})
+@blueprint.get("/content/image", responses=_content("The image", "image/png"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def image(query: TextQuery) -> Response:
     """A deterministic PNG showing ``text``."""
     return _bytes(content.png_image(query.text), "image/png")
 
 
-@blueprint.get("/content/pdf", responses={200: None})
+@blueprint.get("/content/pdf", responses=_content("The PDF", "application/pdf"))
 @public  # testing mode only (loopback): browser tests call these before signing in
 def pdf() -> Response:
     """A deterministic one-page PDF."""
@@ -235,4 +262,36 @@ def auth_clear() -> Response:
         end_session(row)
     response = Response(status=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@blueprint.post("/auth/force-error", responses={204: None, **error_responses(400)})
+@public  # testing mode only (loopback): browser tests call these before signing in
+def auth_force_error(query: ForceErrorQuery) -> Response:
+    """Make the next ``GET /api/auth/self`` answer ``status`` (single-shot).
+
+    The next request to it, from any client and on any worker or instance, answers ``status``
+    (400-599) with the JSON error envelope, code ``FORCED_ERROR``; the one after answers normally
+    again. Forcing again before the error was used replaces the pending status."""
+    force_error(AUTH_SELF, query.status)
+    return Response(status=204)
+
+
+@blueprint.before_app_request
+def _forced_auth_self_error() -> Response | None:
+    """Answer a forced error instead of ``GET /api/auth/self`` when one is pending."""
+    if request.endpoint != "auth.auth_self":
+        return None
+    status = take_forced_error(AUTH_SELF)
+    if status is None:
+        return None
+    response = error_response(
+        status,
+        f"error {status} forced by POST /api/testing/auth/force-error (testing mode)",
+        "FORCED_ERROR",
+        {"status": status},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="partsbin"'
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import time
 
 from PIL import Image, ImageDraw
 
@@ -18,6 +19,8 @@ PAGE_TEMPLATE = """<!doctype html>
 <body>{banner}<main><h1>{title}</h1><p>Deterministic test content.</p></main></body>
 </html>
 """
+#: The creation and modification date written into the generated PDF.
+FIXED_DATE = time.gmtime(1_704_067_200)  # 2024-01-01 00:00 UTC; Pillow takes a struct_time
 BANNER = '<div class="deployment-banner" role="status">A new version is available.</div>'
 
 
@@ -42,8 +45,9 @@ def png_image(text: str, size: tuple[int, int] = (400, 100)) -> bytes:
 
 
 def pdf_document(text: str = "Partsbin test PDF") -> bytes:
-    """A one-page PDF showing ``text``."""
+    """A one-page PDF showing ``text``, the same bytes on every call (fixed dates: Pillow
+    would otherwise stamp the current second)."""
     page = Image.open(io.BytesIO(png_image(text, (420, 594))))
     out = io.BytesIO()
-    page.save(out, "PDF", resolution=72.0)
+    page.save(out, "PDF", resolution=72.0, creationDate=FIXED_DATE, modDate=FIXED_DATE)
     return out.getvalue()

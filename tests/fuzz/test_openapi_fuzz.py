@@ -3,7 +3,8 @@
 Every operation gets a bounded number of generated requests (``FUZZ_EXAMPLES``, default 60),
 against an app on SQLite with one part, one kit and one uploaded image so that some generated
 ids hit real rows. URL attachments are fuzzed too; the suite-wide network guard keeps every
-fetch on this machine.
+fetch on this machine. The app is in testing mode (``PARTSBIN_TESTING=1``), so the
+``/api/testing/*`` helpers are fuzzed as well.
 """
 
 from __future__ import annotations
@@ -167,4 +168,20 @@ def test_operation(fuzz_app, label: str) -> None:
                 (400, "MALFORMED_JSON"),
             )
 
-    run()
+    try:
+        run()
+    finally:
+        if label == FORCES_ERRORS:
+            _drop_forced_error(fuzz_app)
+
+
+#: The operation that makes the next ``GET /api/auth/self`` fail (on purpose): its pending error
+#: is dropped after fuzzing it, so that the fuzzing of ``/api/auth/self`` never meets it.
+FORCES_ERRORS = "POST /api/testing/auth/force-error"
+
+
+def _drop_forced_error(app) -> None:
+    from core.testing_mode.forced_errors import AUTH_SELF, take_forced_error
+
+    with app.app_context():
+        take_forced_error(AUTH_SELF)
