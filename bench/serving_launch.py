@@ -3,12 +3,16 @@
 ``python -m bench.serving_launch VARIANT``; the ``PARTSBIN_*`` settings come from the
 environment like for ``partsbin serve``. Variants (see :data:`VARIANTS`):
 
-* ``serve``: exactly what ``partsbin serve`` runs now;
+* ``serve``: exactly what ``partsbin serve`` runs (uvicorn with httptools and uvloop, the ASGI
+  front and its WSGI bridge);
+* ``serve-copy``: the same without the zero-copy extension (files read and copied);
 * ``gthread``: gunicorn's gthread worker on the plain Flask app (``LingeringClose`` around it),
-  what ``partsbin serve`` ran before live events: no event streams on a loop;
-* ``uvicorn-h11``: uvicorn with h11 and the asyncio loop, the ASGI front and a2wsgi (what
-  ``partsbin serve`` ran from live events until this comparison);
-* the other ``uvicorn-*``: the same with httptools and/or uvloop, to tell their shares apart.
+  what ``partsbin serve`` ran before live events (no event streams on a loop, ``sendfile``);
+* ``uvicorn-h11``: the same front on h11 and the asyncio loop; ``uvicorn-httptools``: httptools
+  on the asyncio loop (to tell the parser's and the loop's shares apart);
+* ``uvicorn-h11-a2wsgi``: h11, asyncio and a2wsgi instead of the bridge: what ``partsbin
+  serve`` ran from live events until the bridge (needs ``pip install a2wsgi``, no longer a
+  dependency).
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from core.events.worker import PartsbinWorker
+from core.events.worker import LimitedHttpToolsProtocol, PartsbinWorker
+
+
+class _CopyingProtocol(LimitedHttpToolsProtocol):
+    zero_copy = False
+
+
+class CopyingWorker(PartsbinWorker):
+    CONFIG_KWARGS = {**PartsbinWorker.CONFIG_KWARGS, "http": _CopyingProtocol}
 
 
 class H11Worker(PartsbinWorker):
@@ -39,6 +51,7 @@ class HttptoolsWorker(PartsbinWorker):
 #: variant -> (gunicorn worker class, whether the app is the ASGI front)
 VARIANTS: dict[str, tuple[str, bool]] = {
     "serve": ("", True),
+    "serve-copy": ("bench.serving_launch.CopyingWorker", True),
     "gthread": ("gthread", False),
     "uvicorn-h11": ("bench.serving_launch.H11Worker", True),
     "uvicorn-h11-uvloop": ("bench.serving_launch.H11UvloopWorker", True),

@@ -16,6 +16,12 @@ So an ordinary request costs two hand-offs: to a thread, and back. The end of th
 handed over only after the app's iterable was closed, so a close that still reads the request
 body (:class:`core.lingering.LingeringClose`) runs while the server keeps the connection open.
 Each request runs in a fresh :class:`contextvars.Context`, as in a new thread.
+
+Where the server offers the ASGI zero-copy extension (:data:`ZEROCOPY`, added by
+:class:`core.events.worker.LimitedHttpToolsProtocol`), ``wsgi.file_wrapper`` is
+:class:`FileBody`: a response that is exactly such a wrapper, with a ``Content-Length``, hands
+the open file to the loop, which sends it with ``sendfile`` and closes it; the thread reads none
+of it (what gunicorn's gthread worker did with ``sendfile`` too).
 """
 
 from __future__ import annotations
@@ -35,9 +41,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: The ASGI extension (and message type) sending a file's bytes with ``sendfile``.
+ZEROCOPY = "http.response.zerocopy"
+
 #: What the thread hands the loop: messages to send, bytes counted against the high water mark,
-#: whether they end the response; or the exception the app raised.
-_Item = tuple[list[Message], int, bool] | BaseException
+#: whether they end the response, what to close once they are sent; or the app's exception.
+_Item = tuple[list[Message], int, bool, "FileBody | None"] | BaseException
 
 #: A request body up to this size (by its ``Content-Length``) is read before the app runs
 #: (what uvicorn buffers anyway before it pauses reading).
@@ -50,6 +59,21 @@ HIGH_WATER_BYTES = 1024 * 1024
 
 class ClientGone(OSError):
     """The request's connection or the server went away while the app was answering."""
+
+
+class FileBody:
+    """``wsgi.file_wrapper``: ``file`` as an iterable of ``block_size`` reads, whose close closes
+    it; the bridge sends it with ``sendfile`` instead, from the file's current position."""
+
+    def __init__(self, file: Any, block_size: int = 8192) -> None:
+        self.file = file
+        self.block_size = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.file.read(self.block_size), b"")
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class WsgiBridge:
@@ -135,9 +159,13 @@ class _Exchange:
                 item = self._inbox.popleft()
                 if isinstance(item, BaseException):
                     raise item
-                messages, counted, final = item
-                for message in messages:
-                    await self._send(message)
+                messages, counted, final, owned = item
+                try:
+                    for message in messages:
+                        await self._send(message)
+                finally:
+                    if owned is not None:
+                        owned.close()
                 if counted:
                     with self._flow:
                         self._in_flight -= counted
@@ -148,6 +176,10 @@ class _Exchange:
             self._abandon()
 
     def _deliver(self, item: _Item) -> None:
+        if self._abandoned:  # too late: nobody will send it
+            if not isinstance(item, BaseException) and item[3] is not None:
+                item[3].close()
+            return
         self._inbox.append(item)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -171,6 +203,8 @@ class _Exchange:
         """Run ``app`` for ``environ`` and hand its answer (or its exception) to the loop."""
         try:
             result = app(environ, self._start_response)
+            if type(result) is FileBody and self._send_file(result):
+                return
             try:
                 for chunk in result:
                     if chunk:
@@ -186,6 +220,30 @@ class _Exchange:
             self._flush(final=True)
         except BaseException as exc:  # noqa: BLE001 - raised again on the loop (uvicorn logs it)
             self._hand_over(exc)
+
+    def _send_file(self, body: FileBody) -> bool:
+        """Hand ``body``'s file to the loop to ``sendfile``; ``False`` when it cannot be."""
+        assert self._start is not None, "a file wrapper returned before start_response"
+        length = next((v for k, v in self._start["headers"] if k == b"content-length"), b"")
+        if self.input.unread or not length.isdigit():
+            return False
+        try:
+            offset = body.file.tell()
+            body.file.fileno()
+        except (OSError, ValueError):  # no OS-level file (io.UnsupportedOperation is an OSError)
+            return False
+        message = {
+            "type": ZEROCOPY,
+            "file": body.file,
+            "offset": offset,
+            "count": int(length),
+            "more_body": False,
+        }
+        self._started = True
+        self._hand_over(([self._start, message], 0, True, body))
+        if self._abandoned:
+            body.close()
+        return True
 
     def _start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -230,7 +288,7 @@ class _Exchange:
         if counted:
             with self._flow:
                 self._in_flight += counted
-        self._hand_over((messages, counted, final))
+        self._hand_over((messages, counted, final, None))
         if counted:
             with self._flow:
                 while self._in_flight > HIGH_WATER_BYTES and not self._abandoned:
@@ -335,6 +393,8 @@ def _to_wsgi(text: str) -> str:
 
 
 def _environ(scope: Scope, body: _Input, script_name: str) -> dict[str, Any]:
+    """The WSGI environ of ``scope``: PEP 3333 with ``asgi.scope``, ``wsgi.input_terminated``
+    and, where the server can ``sendfile``, :class:`FileBody` as ``wsgi.file_wrapper``."""
     root = _to_wsgi(scope.get("root_path", ""))
     path = _to_wsgi(scope["path"])
     if root and path.startswith(root):
@@ -358,6 +418,8 @@ def _environ(scope: Scope, body: _Input, script_name: str) -> dict[str, Any]:
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    if ZEROCOPY in (scope.get("extensions") or {}):
+        environ["wsgi.file_wrapper"] = FileBody
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"] = client[0]

@@ -10,18 +10,26 @@ uvicorn's httptools protocol has no limit on the size of a request head (llhttp 
 httptools gathers a header however long it is), so :class:`LimitedHttpToolsProtocol` adds the
 one h11 had: a request line plus headers over :data:`MAX_HEAD_BYTES` is answered 400 and the
 connection closed.
+
+It also offers the ASGI zero-copy extension (``http.response.zerocopy``), which uvicorn lacks:
+:class:`_ZeroCopySend` writes a file's bytes with ``os.sendfile`` on the loop (the GIL released
+meanwhile, no copy through Python), after the headers uvicorn wrote, and lets uvicorn account
+for them and finish the response as for any body.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import httptools
 from gunicorn.arbiter import Arbiter
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+from core.events.bridge import ZEROCOPY
 
 #: Largest request line plus headers accepted (gunicorn's parser limits are not used).
 MAX_HEAD_BYTES = 16 * 1024
@@ -42,6 +50,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     when the head began inside it, so it can only over-count after a pipelined request.
     """
 
+    #: Whether requests are offered the zero-copy extension (plain-text connections only).
+    zero_copy = True
     _head_bytes: int | None = None  # None: not inside a request head
     _refused = False
 
@@ -61,6 +71,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_bytes = None
         super().on_headers_complete()
+        cycle = self.cycle
+        if (
+            self.zero_copy
+            and cycle is not None
+            and cycle.scope is self.scope
+            and self.scheme == "http"
+        ):
+            self.scope.setdefault("extensions", {})[ZEROCOPY] = {}
+            cycle.send = _ZeroCopySend(cycle)  # type: ignore[method-assign]
 
     def _count(self, size: int) -> None:
         if self._head_bytes is not None:
@@ -78,6 +97,74 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._refused = True
                 self.logger.warning("Invalid HTTP request received: head too large.")
                 self.send_400_response("Invalid HTTP request received.")
+
+
+#: Largest read of the copy that finishes a ``sendfile`` the socket would not take whole.
+_COPY_BYTES = 256 * 1024
+
+
+class _ZeroCopySend:
+    """The ``send`` of one uvicorn request cycle, plus ``http.response.zerocopy`` messages
+    (``file``, ``offset``, ``count``, ``more_body``) for a response with a ``Content-Length``."""
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        self._cycle = cycle
+        self._send = RequestResponseCycle.send.__get__(cycle)
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] != ZEROCOPY:
+            await self._send(message)
+            return
+        cycle = self._cycle
+        if not cycle.response_started or cycle.chunked_encoding is not False:
+            raise RuntimeError("http.response.zerocopy needs a started response with a length")
+        count = int(message["count"])
+        if count > cycle.expected_content_length:
+            raise RuntimeError("Response content longer than Content-Length")
+        if (
+            cycle.scope["method"] != "HEAD"
+            and not cycle.disconnected
+            and not cycle.response_complete
+        ):
+            sent = await self._write_file(message["file"].fileno(), int(message["offset"]), count)
+            cycle.expected_content_length -= sent
+        await self._send(
+            {
+                "type": "http.response.body",
+                "body": b"",
+                "more_body": message.get("more_body", False),
+            }
+        )
+
+    async def _write_file(self, fd: int, offset: int, count: int) -> int:
+        """Write ``count`` bytes of ``fd`` from ``offset``: ``sendfile`` while the transport has
+        nothing buffered and the socket takes them, then copies through the transport."""
+        cycle = self._cycle
+        if cycle.flow.write_paused:
+            await cycle.flow.drain()
+        transport = cycle.transport
+        sock = transport.get_extra_info("socket")
+        sent = 0
+        if sock is not None and transport.get_write_buffer_size() == 0:
+            try:
+                while sent < count:
+                    done = os.sendfile(sock.fileno(), fd, offset + sent, count - sent)
+                    if done == 0:  # the file is shorter than announced
+                        return sent
+                    sent += done
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:  # the client is gone; the transport notices on its own
+                return sent
+        while sent < count and not transport.is_closing():
+            data = os.pread(fd, min(count - sent, _COPY_BYTES), offset + sent)
+            if not data:
+                break
+            transport.write(data)
+            sent += len(data)
+            if cycle.flow.write_paused:
+                await cycle.flow.drain()
+        return sent
 
 
 class _Server(Server):
