@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import signal
 import statistics
@@ -134,6 +135,8 @@ def run(args: argparse.Namespace) -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
+    if any(v.endswith("-a2wsgi") for v in variants) and importlib.util.find_spec("a2wsgi") is None:
+        raise SystemExit("the a2wsgi variants need `pip install a2wsgi` (not a dependency)")
     rounds = int(os.environ.get("PARTSBIN_BENCH_ROUNDS", "2" if args.quick else "5"))
     duration = 3.0 if args.quick else 5.0
     results: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
