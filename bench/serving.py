@@ -1,14 +1,16 @@
-"""Server variants of ``partsbin serve`` alternated on the same load: local driver, PostgreSQL.
+"""Server variants of ``partsbin serve`` side by side on the same load: local driver, PostgreSQL.
 
 Each variant (``bench/serving_launch.py``: what ``partsbin serve`` runs now, gunicorn gthread as
-before live events, uvicorn with h11 or httptools, asyncio or uvloop) runs as 1 worker x 8
-threads on a local blob folder and a PostgreSQL database of its own, like the local side of
-``bench remote``. Per variant: ``GET /health/healthz``, a 100 KiB CAS GET and a warm
-``?thumbnail=300``, 8 closed-loop client processes for 5 s after a 1 s warm-up, then 40 unique
-50 KiB PNG uploads in sequence. The variants run one after the other, in an order rotated every
-round, for ``PARTSBIN_BENCH_ROUNDS`` rounds (default 5; ``--quick``: 2), and the table gives each
-figure's median over the rounds with its spread, plus the load averages seen. On a shared
-2-core machine only a difference that holds in most rounds means anything.
+before live events, uvicorn with h11 or without zero-copy, the a2wsgi front) runs as 1 worker x
+8 threads on a local blob folder and a PostgreSQL database of its own, like the local side of
+``bench remote``; all run at once. Figures: ``GET /health/healthz``, a 100 KiB CAS GET and a
+warm ``?thumbnail=300`` (8 closed-loop client processes, 3 s after a 1 s warm-up), then 30
+unique 50 KiB PNG uploads in sequence. Every figure is measured on every variant back to back,
+in an order rotated every round, for ``PARTSBIN_BENCH_ROUNDS`` rounds (default 6; ``--quick``:
+2), so the machine's load hits the variants alike; the table gives each figure's median over
+the rounds with its spread, and the median of its per-round ratios to the first variant. The
+worker's CPU time per request (user + system, all its threads, from ``/proc``) is given too. On a
+shared 2-core machine only a difference that holds across the rounds means anything.
 
 ``PARTSBIN_BENCH_VARIANTS=gthread,serve`` (the default) picks the variants.
 """
@@ -27,7 +29,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -37,6 +41,7 @@ from bench.remote import _worker_pid, noise_png, photo_jpeg
 from bench.serving_launch import VARIANTS
 
 CLIENTS = 8
+UPLOADS = 30
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -82,16 +87,25 @@ def _server(variant: str, folder: Path, database_url: str) -> Iterator[tuple[int
             process.wait()
 
 
-def _measure(port: int, worker: int, duration: float, pool: object) -> dict[str, float]:
-    base = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    set_id = session.post(f"{base}/api/parts", json={"description": "b"}, timeout=30).json()[
-        "attachment_set_id"
-    ]
+@dataclass
+class _Target:
+    """One running variant and what the figures need from it."""
 
-    def upload(data: bytes, name: str) -> str:
-        response = session.post(
-            f"{base}/api/attachment-sets/{set_id}/attachments",
+    variant: str
+    port: int
+    worker: int
+    session: requests.Session = field(default_factory=requests.Session)
+    set_id: int = 0
+    blob: str = ""
+    photo: str = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def upload(self, data: bytes, name: str) -> str:
+        response = self.session.post(
+            f"{self.base}/api/attachment-sets/{self.set_id}/attachments",
             files={"file": (name, data)},
             data={"title": name},
             timeout=60,
@@ -99,33 +113,56 @@ def _measure(port: int, worker: int, duration: float, pool: object) -> dict[str,
         response.raise_for_status()
         return str(response.json()["attachment_url"]).split("?")[0].rsplit("/", 1)[-1]
 
-    blob = upload(noise_png(100 * 1024), "b.png")
-    photo = upload(photo_jpeg(1600, 1000, 1), "p.jpg")
-    session.get(f"{base}/api/cas/{photo}?thumbnail=300", timeout=60).raise_for_status()
-    figures: dict[str, float] = {}
-    for name, path in [
-        ("healthz req/s", "/health/healthz"),
-        ("CAS GET 100 KiB req/s", f"/api/cas/{blob}"),
-        ("warm thumbnail req/s", f"/api/cas/{photo}?thumbnail=300"),
-    ]:
-        scenario = Scenario(name, path, {}, 200)
-        run_load(pool, CLIENTS, port, scenario, 1.0)  # type: ignore[arg-type]
-        cpu = _cpu_seconds(worker)
-        result = run_load(pool, CLIENTS, port, scenario, duration)  # type: ignore[arg-type]
-        cpu = _cpu_seconds(worker) - cpu
-        if result.errors:
-            print(f"    {name}: {result.errors} errors", flush=True)
-        figures[name] = result.per_second
-        figures[name.replace("req/s", "CPU us/req")] = cpu / max(1, result.requests) * 1e6
-    pngs = [noise_png(50 * 1024) for _ in range(40)]
-    cpu = _cpu_seconds(worker)
+    def prepare(self) -> None:
+        part = self.session.post(f"{self.base}/api/parts", json={"description": "b"}, timeout=30)
+        self.set_id = int(part.json()["attachment_set_id"])
+        self.blob = self.upload(noise_png(100 * 1024), "b.png")
+        self.photo = self.upload(photo_jpeg(1600, 1000, 1), "p.jpg")
+        thumbnail = f"{self.base}/api/cas/{self.photo}?thumbnail=300"
+        self.session.get(thumbnail, timeout=60).raise_for_status()
+
+
+def _load(target: _Target, name: str, path: str, duration: float, pool: Any) -> dict[str, float]:
+    scenario = Scenario(name, path, {}, 200)
+    run_load(pool, CLIENTS, target.port, scenario, 1.0)  # warm-up
+    cpu = _cpu_seconds(target.worker)
+    result = run_load(pool, CLIENTS, target.port, scenario, duration)
+    cpu = _cpu_seconds(target.worker) - cpu
+    if result.errors:
+        print(f"    {target.variant} {name}: {result.errors} errors", flush=True)
+    return {
+        name: result.per_second,
+        name.replace("req/s", "CPU us/req"): cpu / max(1, result.requests) * 1e6,
+    }
+
+
+def healthz(target: _Target, duration: float, pool: Any) -> dict[str, float]:
+    return _load(target, "healthz req/s", "/health/healthz", duration, pool)
+
+
+def cas_get(target: _Target, duration: float, pool: Any) -> dict[str, float]:
+    return _load(target, "CAS GET 100 KiB req/s", f"/api/cas/{target.blob}", duration, pool)
+
+
+def warm_thumbnail(target: _Target, duration: float, pool: Any) -> dict[str, float]:
+    path = f"/api/cas/{target.photo}?thumbnail=300"
+    return _load(target, "warm thumbnail req/s", path, duration, pool)
+
+
+def small_uploads(target: _Target, duration: float, pool: Any) -> dict[str, float]:
+    pngs = [noise_png(50 * 1024) for _ in range(UPLOADS)]
+    cpu = _cpu_seconds(target.worker)
     started = time.perf_counter()
     for index, png in enumerate(pngs):
-        upload(png, f"s{index}.png")
-    figures["50 KiB uploads/s"] = len(pngs) / (time.perf_counter() - started)
-    figures["50 KiB upload CPU us"] = (_cpu_seconds(worker) - cpu) / len(pngs) * 1e6
-    session.close()
-    return figures
+        target.upload(png, f"s{index}.png")
+    took = time.perf_counter() - started
+    return {
+        "50 KiB uploads/s": len(pngs) / took,
+        "50 KiB upload CPU us": (_cpu_seconds(target.worker) - cpu) / len(pngs) * 1e6,
+    }
+
+
+FIGURES = [healthz, cas_get, warm_thumbnail, small_uploads]
 
 
 def run(args: argparse.Namespace) -> None:
@@ -137,27 +174,35 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
     if any(v.endswith("-a2wsgi") for v in variants) and importlib.util.find_spec("a2wsgi") is None:
         raise SystemExit("the a2wsgi variants need `pip install a2wsgi` (not a dependency)")
-    rounds = int(os.environ.get("PARTSBIN_BENCH_ROUNDS", "2" if args.quick else "5"))
-    duration = 3.0 if args.quick else 5.0
+    rounds = int(os.environ.get("PARTSBIN_BENCH_ROUNDS", "2" if args.quick else "6"))
+    duration = 2.0 if args.quick else 3.0
     results: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
     loads: list[float] = []
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="partsbin-bench-sv-")))
         pg = stack.enter_context(PostgresServer())
         pool = stack.enter_context(client_pool(CLIENTS))
+        targets = []
+        for variant in variants:
+            folder = tmp / variant
+            folder.mkdir()
+            database = pg.create_database(f"bench_sv_{uuid.uuid4().hex[:8]}")
+            port, worker = stack.enter_context(_server(variant, folder, database))
+            targets.append(_Target(variant, port, worker))
+            targets[-1].prepare()
         for round_number in range(rounds):
-            shift = round_number % len(variants)
-            for variant in variants[shift:] + variants[:shift]:
-                folder = tmp / f"{variant}-{round_number}"
-                folder.mkdir()
-                database = pg.create_database(f"bench_sv_{uuid.uuid4().hex[:8]}")
-                loads.append(os.getloadavg()[0])
-                with _server(variant, folder, database) as (port, worker):
-                    figures = _measure(port, worker, duration, pool)
-                for name, value in figures.items():
-                    results[variant].setdefault(name, []).append(value)
-                shown = ", ".join(f"{k} {v:.1f}" for k, v in figures.items())
-                print(f"  round {round_number + 1} {variant} (load {loads[-1]:.1f}): {shown}")
+            shift = round_number % len(targets)
+            order = targets[shift:] + targets[:shift]
+            loads.append(os.getloadavg()[0])
+            for figure in FIGURES:
+                for target in order:
+                    for name, value in figure(target, duration, pool).items():
+                        results[target.variant].setdefault(name, []).append(value)
+            shown = "; ".join(
+                f"{t.variant} " + ", ".join(f"{v[-1]:.0f}" for v in results[t.variant].values())
+                for t in targets
+            )
+            print(f"  round {round_number + 1} (load {loads[-1]:.1f}): {shown}", flush=True)
     names = list(results[variants[0]])
     rows = []
     for name in names:
@@ -165,9 +210,10 @@ def run(args: argparse.Namespace) -> None:
         for variant in variants:
             values = results[variant][name]
             row.append(f"{statistics.median(values):,.1f} ({min(values):,.0f}-{max(values):,.0f})")
-        if len(variants) > 1:
-            first = statistics.median(results[variants[0]][name])
-            row += [f"{statistics.median(results[v][name]) / first:.2f}" for v in variants[1:]]
+        first = results[variants[0]][name]
+        for variant in variants[1:]:  # the median of the ratios within each round
+            ratios = [v / f for v, f in zip(results[variant][name], first, strict=True) if f]
+            row.append(f"{statistics.median(ratios):.2f}" if ratios else "-")
         rows.append(row)
     headers = ["figure", *variants, *[f"{v}/{variants[0]}" for v in variants[1:]]]
     print_table(

@@ -12,9 +12,10 @@ one h11 had: a request line plus headers over :data:`MAX_HEAD_BYTES` is answered
 connection closed.
 
 It also offers the ASGI zero-copy extension (``http.response.zerocopy``), which uvicorn lacks:
-:class:`_ZeroCopySend` writes a file's bytes with ``os.sendfile`` on the loop (the GIL released
+:class:`_CycleSend` writes a file's bytes with ``os.sendfile`` on the loop (the GIL released
 meanwhile, no copy through Python), after the headers uvicorn wrote, and lets uvicorn account
-for them and finish the response as for any body.
+for them and finish the response as for any body. It also writes a response's headers and its
+first body message together.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             and self.scheme == "http"
         ):
             self.scope.setdefault("extensions", {})[ZEROCOPY] = {}
-            cycle.send = _ZeroCopySend(cycle)  # type: ignore[method-assign]
+            cycle.send = _CycleSend(cycle)  # type: ignore[method-assign]
 
     def _count(self, size: int) -> None:
         if self._head_bytes is not None:
@@ -103,18 +104,68 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 _COPY_BYTES = 256 * 1024
 
 
-class _ZeroCopySend:
-    """The ``send`` of one uvicorn request cycle, plus ``http.response.zerocopy`` messages
-    (``file``, ``offset``, ``count``, ``more_body``) for a response with a ``Content-Length``."""
+class _Gathering:
+    """A transport stand-in gathering writes, to pass on as one (``close`` passes them first)."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+
+    def flush(self) -> None:
+        if self._parts:
+            self._transport.write(b"".join(self._parts))
+            self._parts = []
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _CycleSend:
+    """The ``send`` of one uvicorn request cycle, with two additions.
+
+    * The response start is held until the first body message (which ASGI allows), so the
+      headers and a body go out in one write, one packet, instead of two.
+    * ``http.response.zerocopy`` messages (``file``, ``offset``, ``count``, ``more_body``) for
+      a response with a ``Content-Length``.
+    """
 
     def __init__(self, cycle: RequestResponseCycle) -> None:
         self._cycle = cycle
         self._send = RequestResponseCycle.send.__get__(cycle)
+        self._held: Any = None
 
     async def __call__(self, message: Any) -> None:
-        if message["type"] != ZEROCOPY:
-            await self._send(message)
+        kind = message["type"]
+        if kind == "http.response.start" and not self._cycle.response_started:
+            self._held = message  # a later start (uvicorn's 500 after an error) replaces it
             return
+        held, self._held = self._held, None
+        if kind == ZEROCOPY:
+            if held is not None:
+                await self._send(held)
+            await self._zero_copy(message)
+        elif held is None:
+            await self._send(message)
+        else:
+            cycle = self._cycle
+            transport = cycle.transport
+            gathering = _Gathering(transport)
+            cycle.transport = gathering  # type: ignore[assignment]
+            try:
+                await self._send(held)
+                await self._send(message)
+            finally:
+                cycle.transport = transport
+                gathering.flush()
+
+    async def _zero_copy(self, message: Any) -> None:
         cycle = self._cycle
         if not cycle.response_started or cycle.chunked_encoding is not False:
             raise RuntimeError("http.response.zerocopy needs a started response with a length")

@@ -1,5 +1,6 @@
-"""Files sent with ``sendfile`` (the zero-copy extension of the worker's uvicorn protocol), from
-an ASGI app straight on uvicorn and from CAS GETs through ``partsbin serve``."""
+"""The worker's uvicorn protocol: files sent with ``sendfile`` (its zero-copy extension) and
+responses whose start it holds until the body, from ASGI apps straight on uvicorn and from CAS
+GETs through ``partsbin serve``."""
 
 from __future__ import annotations
 
@@ -48,6 +49,15 @@ def file_server(tmp_path: Path) -> Iterator[str]:
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert ZEROCOPY in scope["extensions"]
+        if scope["path"] == "/pieces":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for piece in (b"one ", b"two ", b"three"):
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if scope["path"] == "/fails":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise RuntimeError("the app failed after its start")
         start, _, end = scope["query_string"].decode().partition("-")
         offset, count = int(start or 0), int(end or len(CONTENT)) - int(start or 0)
         headers = [(b"content-length", str(count).encode())]
@@ -84,6 +94,20 @@ def test_a_file_goes_out_whole_with_sendfile_and_the_connection_stays_usable(
     assert whole.status_code == 200 and whole.content == CONTENT
     assert part.content == CONTENT[1000:71000]
     assert sum(sendfile_calls) > 70_000  # sendfile sent (most of) it, not a copy
+
+
+def test_responses_in_pieces_and_failures_after_the_start_reach_the_client(
+    file_server: str,
+) -> None:
+    with requests.Session() as session:
+        pieces = session.get(f"{file_server}/pieces", timeout=10)
+        failed = session.get(f"{file_server}/fails", timeout=10)
+        after = session.get(f"{file_server}/?0-10", timeout=10)
+
+    assert pieces.status_code == 200 and pieces.text == "one two three"
+    assert pieces.headers["Transfer-Encoding"] == "chunked"
+    assert failed.status_code == 500  # the held start was never sent: the 500 replaces it
+    assert after.content == CONTENT[:10]
 
 
 def test_a_slow_reader_gets_every_byte(file_server: str) -> None:
