@@ -5,7 +5,8 @@ environment like for ``partsbin serve``. Variants (see :data:`VARIANTS`):
 
 * ``serve``: exactly what ``partsbin serve`` runs (uvicorn with httptools and uvloop, the ASGI
   front and its WSGI bridge);
-* ``serve-copy``: the same without the zero-copy extension (files read and copied);
+* ``serve-copy``: the same without the protocol's send additions (files read and copied,
+  headers written apart from the body);
 * ``gthread``: gunicorn's gthread worker on the plain Flask app (``LingeringClose`` around it),
   what ``partsbin serve`` ran before live events (no event streams on a loop, ``sendfile``);
 * ``uvicorn-h11``: the same front on h11 and the asyncio loop; ``uvicorn-httptools``: httptools
@@ -24,7 +25,7 @@ from core.events.worker import LimitedHttpToolsProtocol, PartsbinWorker
 
 
 class _CopyingProtocol(LimitedHttpToolsProtocol):
-    zero_copy = False
+    cycle_send = False
 
 
 class CopyingWorker(PartsbinWorker):

@@ -51,8 +51,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     when the head began inside it, so it can only over-count after a pipelined request.
     """
 
-    #: Whether requests are offered the zero-copy extension (plain-text connections only).
-    zero_copy = True
+    #: Whether request cycles get :class:`_CycleSend` (zero-copy files, headers written with the
+    #: first body); only ever on plain-text connections.
+    cycle_send = True
     _head_bytes: int | None = None  # None: not inside a request head
     _refused = False
 
@@ -74,7 +75,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if (
-            self.zero_copy
+            self.cycle_send
             and cycle is not None
             and cycle.scope is self.scope
             and self.scheme == "http"
