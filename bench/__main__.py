@@ -13,6 +13,7 @@ from bench.common import machine
 #: ``run(args: argparse.Namespace) -> None`` and a docstring whose first line describes it.
 BENCHMARKS: list[str] = [
     "ingest", "serve", "thumbnails", "lists", "load", "remote", "wsgi_servers", "scale", "sse",
+    "serving",
 ]
 
 

@@ -1,4 +1,4 @@
-"""CAS GET requests/s over loopback through `partsbin serve` (gunicorn), 8 concurrent clients.
+"""CAS GET requests/s over loopback through `partsbin serve`, 8 concurrent clients.
 
 The server runs as a subprocess on a free port with a temp SQLite database and blob folder and
 its default worker settings; the clients are 8 processes with one keep-alive connection each
@@ -123,8 +123,7 @@ def run(args: argparse.Namespace) -> None:
         finally:
             _stop_server(process)
     print_table(
-        f"partsbin serve (gunicorn gthread, default 2 workers x 4 threads), {CLIENTS} clients, "
-        f"{duration:.0f} s each",
+        f"partsbin serve (default 2 workers x 4 threads), {CLIENTS} clients, {duration:.0f} s each",
         ["request", "status", "req/s", "MB/s", "p50 ms", "p99 ms", "errors"],
         rows,
     )

@@ -1,7 +1,9 @@
-"""gunicorn gthread (what ``partsbin serve`` runs) vs granian (Rust, WSGI), same app, same load.
+"""``partsbin serve`` vs granian (Rust, WSGI), same app, same load.
 
-Local driver, SQLite, one worker with 8 threads each; 8 closed-loop client processes for
-``GET /health/healthz``, a 100 KiB CAS GET (``sendfile`` under gunicorn) and a warm thumbnail,
+``partsbin serve`` ran gunicorn's gthread worker when this was written; it now runs uvicorn
+workers under gunicorn (``bench serving`` compares those with gthread). Local driver, SQLite,
+one worker with 8 threads each; 8 closed-loop client processes for ``GET /health/healthz``, a
+100 KiB CAS GET (``sendfile`` under ``partsbin serve``) and a warm thumbnail,
 then 50 KiB uploads in sequence. Measures whether a faster server is a real gain for this app
 (issue 14, item 5). Needs ``pip install granian`` (not a dependency: only this benchmark uses it).
 """
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"  {kind.strip()}: {results[kind]}", flush=True)
     names = list(results["gunicorn"])
     print_table(
-        "gunicorn gthread vs granian (WSGI), 1 worker x 8 threads, local driver, SQLite",
+        "partsbin serve (gunicorn) vs granian (WSGI), 1 worker x 8 threads, local driver, SQLite",
         ["figure", "gunicorn", "granian", "gunicorn (again)", "granian / gunicorn"],
         [
             [

@@ -57,6 +57,12 @@ class _CountingInput:
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
+    def settimeout(self, seconds: float) -> None:
+        """Bound the wait for the client's next bytes, where the server's input allows it."""
+        settimeout = getattr(self._stream, "settimeout", None)
+        if callable(settimeout):
+            settimeout(seconds)
+
     @property
     def unread(self) -> bool:
         """Whether the client may still be sending body bytes nobody read."""
@@ -137,6 +143,8 @@ class _DrainAfter:
                     break
                 if isinstance(self._sock, socket.socket):
                     self._sock.settimeout(min(remaining, LINGER_IDLE_SECONDS))
+                else:
+                    self._body.settimeout(min(remaining, LINGER_IDLE_SECONDS))
                 chunk = self._body.read(min(_CHUNK, LINGER_MAX_BYTES - drained))
                 if not chunk:
                     break

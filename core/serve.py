@@ -33,6 +33,26 @@ class PartsbinServer(BaseApplication):
         return PartsbinAsgi(create_app(), threads=self.request_threads, middleware=LingeringClose)
 
 
+def serve_options(
+    host: str, port: int, workers: int, threads: int, log_level: str
+) -> dict[str, Any]:
+    """The gunicorn settings :func:`serve` runs with."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "core.events.worker.PartsbinWorker",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "loglevel": log_level.lower(),
+        "accesslog": None,
+        "errorlog": "-",
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+    }
+
+
 def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> None:
     """Block serving on ``host:port`` until stopped (SIGTERM/SIGINT stop gracefully; so does
     ``GET /health/drain``, which signals this process)."""
@@ -41,19 +61,4 @@ def serve(host: str, port: int, workers: int, threads: int, log_level: str) -> N
     from core.api.health import MASTER_PID_VARIABLE
 
     os.environ[MASTER_PID_VARIABLE] = str(os.getpid())  # the workers inherit it
-    PartsbinServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "core.events.worker.PartsbinWorker",
-            "timeout": 60,
-            "graceful_timeout": 10,
-            "keepalive": 5,
-            "loglevel": log_level.lower(),
-            "accesslog": None,
-            "errorlog": "-",
-            "limit_request_line": 8190,
-            "limit_request_fields": 100,
-        }
-    ).run()
+    PartsbinServer(serve_options(host, port, workers, threads, log_level)).run()

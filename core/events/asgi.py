@@ -8,9 +8,10 @@ the stream, this module writes it: each open stream is a coroutine waiting on it
 :class:`~core.events.streams.Feed`, so 200 open streams cost 200 small coroutines, not 200 of
 the pool's threads.
 
-Every other request goes to the Flask app through :class:`a2wsgi.WSGIMiddleware`, which runs it
-in a pool of ``threads`` threads (what gunicorn's gthread worker did) and streams request and
-response bodies with back-pressure.
+Every other request goes to the Flask app through :class:`core.events.bridge.WsgiBridge`, which
+runs it in a pool of ``threads`` threads (what gunicorn's gthread worker did), with two hand-offs
+between the loop and a thread for an ordinary request, and streams large request and response
+bodies with back-pressure.
 
 A stream ends when the client disconnects, when a write has not completed within
 :data:`WRITE_TIMEOUT_SECONDS` (a client that stopped reading), when its feed falls too far
@@ -26,10 +27,10 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from a2wsgi import WSGIMiddleware
 from flask import Flask
 
 from core.events.api import get_hub
+from core.events.bridge import WsgiBridge
 from core.events.streams import (
     PREFLIGHT_SCOPE_KEY,
     STREAM_HEADERS,
@@ -61,10 +62,8 @@ class PartsbinAsgi:
     ) -> None:
         """``middleware`` (optional) wraps the WSGI side: :class:`core.lingering.LingeringClose`."""
         self.flask_app = app
-        wsgi_app: Any = _terminated_input(app)
-        if middleware is not None:
-            wsgi_app = middleware(wsgi_app)
-        self.wsgi = WSGIMiddleware(wsgi_app, workers=threads)
+        wsgi_app: Any = app if middleware is None else middleware(app)
+        self.wsgi = WsgiBridge(wsgi_app, threads=threads)
         self.hub = get_hub(app)
         self.hub.start()
         self.heartbeat = get_state(app).settings.sse_heartbeat
@@ -79,7 +78,7 @@ class PartsbinAsgi:
             if route is not None:
                 await self._stream(route, scope, receive, send)
                 return
-        await self.wsgi(scope, receive, send)  # type: ignore[arg-type]
+        await self.wsgi(scope, receive, send)
 
     def close_streams(self) -> None:
         """End every open stream (called when the server shuts down)."""
@@ -124,7 +123,7 @@ class PartsbinAsgi:
             messages.append(message)
 
         marked = {**scope, PREFLIGHT_SCOPE_KEY: True}
-        await self.wsgi(marked, no_body, capture)  # type: ignore[arg-type]
+        await self.wsgi(marked, no_body, capture)
         return messages
 
     async def _serve_stream(
@@ -172,15 +171,6 @@ class PartsbinAsgi:
             await _finish(send)
 
 
-def _terminated_input(app: Flask) -> Callable[..., Any]:
-    """The WSGI app, told that ``wsgi.input`` ends where the request body ends (uvicorn has
-    de-chunked it), so chunked uploads are read like ones with a ``Content-Length``."""
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        environ["wsgi.input_terminated"] = True
-        return app(environ, start_response)
-
-    return wsgi
 
 
 async def _write(send: Send, chunk: bytes) -> bool:

@@ -256,15 +256,18 @@ def test_pick_list_from_a_kit_pick_and_undo_a_line_and_open_its_pdf(
     expect(page.get_by_test_id(f"{prefix}.quantity")).to_have_text("2")
     expect(page.get_by_test_id(f"{prefix}.status")).to_have_text("Open")
 
-    # pick: the line is completed and 2 leave the location
-    page.get_by_test_id(f"{prefix}.action.pick").click()
+    # pick: the line is completed and 2 leave the location (the UI shows it before the server
+    # answers, so the API is read after the UI's own request)
+    with page.expect_response(re.compile(rf"/api/pick-lists/\d+/lines/{line_id}/pick$")):
+        page.get_by_test_id(f"{prefix}.action.pick").click()
     expect(page.get_by_test_id(f"{prefix}.status")).to_have_text("Completed")
     expect(page.get_by_test_id("pick-lists.detail.status")).to_have_text("Completed")
     expect(page.get_by_test_id(f"{prefix}.availability")).to_contain_text("8")
     assert api.get(f"/api/parts/{diode['key']}")["total_quantity"] == 8
 
     # undo: the line is open again and the 2 are back
-    page.get_by_test_id(f"{prefix}.action.undo").click()
+    with page.expect_response(re.compile(rf"/api/pick-lists/\d+/lines/{line_id}/undo$")):
+        page.get_by_test_id(f"{prefix}.action.undo").click()
     expect(page.get_by_test_id(f"{prefix}.status")).to_have_text("Open")
     expect(page.get_by_test_id(f"{prefix}.action.pick")).to_be_visible()
     expect(page.get_by_test_id(f"{prefix}.availability")).to_contain_text("10")
