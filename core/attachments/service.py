@@ -15,6 +15,7 @@ from typing import Any
 from core.api.schemas import strip_control_characters
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
+from core.cas import thumbnails
 from core.cas.ingest import Readable, StoredBlob, ingest, sha256_of_key, store_spool
 from core.cas.locks import lock_blob
 from core.cas.sniff import is_image
@@ -172,8 +173,18 @@ def add_file(
             state.settings.thumbnail_max_pixels,
         )
     attachment = _insert(state, set_id, _blob_fields(blob, title, filename), set_as_cover)
+    _prerender(state, blob, stream if isinstance(stream, IngestSpool) else None)
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
+
+
+def _prerender(state: PartsbinState, blob: StoredBlob | None, spool: IngestSpool | None = None
+               ) -> None:  # fmt: skip
+    """Queue the thumbnails of bytes this request stored (the row is committed: from now on
+    garbage collection keeps the blob), read from ``spool`` when there is one; never raises."""
+    if blob is not None and blob.stored:
+        source = spool.reopen() if spool is not None else None
+        thumbnails.schedule_prerender(state.read_storage, blob, state.settings, source)
 
 
 def _blob_fields(blob: StoredBlob, title: str, filename: str | None) -> dict[str, Any]:
@@ -211,6 +222,8 @@ def add_url(state: PartsbinState, set_id: int, url: str, title: str | None) -> A
             "preview_blob_key": analysis.preview_blob.key if analysis.preview_blob else None,
         }
     attachment = _insert(state, set_id, fields)
+    _prerender(state, analysis.blob)
+    _prerender(state, analysis.preview_blob)  # a link's preview: the UI shows it as a thumbnail
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
 
