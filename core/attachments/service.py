@@ -183,8 +183,7 @@ def _prerender(state: PartsbinState, blob: StoredBlob | None, spool: IngestSpool
     """Queue the thumbnails of bytes this request stored (the row is committed: from now on
     garbage collection keeps the blob), read from ``spool`` when there is one; never raises."""
     if blob is not None and blob.stored:
-        source = spool.reopen() if spool is not None else None
-        thumbnails.schedule_prerender(state.read_storage, blob, state.settings, source)
+        thumbnails.schedule_prerender(state.read_storage, blob, state.settings, spool)
 
 
 def _blob_fields(blob: StoredBlob, title: str, filename: str | None) -> dict[str, Any]:

@@ -14,6 +14,10 @@ thread per process takes them from a queue of at most :data:`MAX_QUEUED` jobs. T
 * **One per process**: after a ``fork`` the child gets a fresh runner (threads do not survive
   a fork), so gunicorn workers each have their own.
 
+Work that follows a request is handed over with :func:`submit_after_response`, which queues it
+only when the request ends (its response built and handed to the server), so it does not slow
+that response down.
+
 :meth:`BackgroundRunner.drain` waits until every submitted job has finished: tests and
 benchmarks use it to wait deterministically instead of sleeping.
 """
@@ -28,8 +32,9 @@ from collections.abc import Callable
 
 log = logging.getLogger("partsbin.background")
 
-#: Jobs waiting at most; more are refused (``submit`` returns ``False``).
-MAX_QUEUED = 64
+#: Jobs waiting at most; more are refused (``submit`` returns ``False``). A queued thumbnail job
+#: holds its source (up to 16 MiB) or a decode, so this also bounds the memory they take.
+MAX_QUEUED = 16
 
 Job = Callable[[], object]
 
@@ -98,6 +103,50 @@ class BackgroundRunner:
                 with self._changed:
                     self._running -= 1
                     self._changed.notify_all()
+
+
+#: Key in ``flask.g`` of the jobs a request deferred to its end.
+_DEFERRED = "partsbin_deferred_jobs"
+
+
+def submit_after_response(job: Job, on_refused: Callable[[], object] | None = None) -> bool:
+    """Submit ``job`` to :func:`runner` when the current request ends, at once outside a
+    request; ``False`` only when refused at once.
+
+    In a request, the job is queued by :func:`queue_deferred` (a teardown function of the app,
+    see :func:`core.app.create_app`), once the response has been built and handed to the
+    server, so the background work does not compete with the answer it follows. A job refused
+    then (queue full), or whose queueing fails, is dropped; ``on_refused`` (if given) runs in
+    either case, to release what the job holds. Never raises.
+    """
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return _queue(job, on_refused)
+    g.setdefault(_DEFERRED, []).append((job, on_refused))
+    return True
+
+
+def queue_deferred(_error: BaseException | None = None) -> None:
+    """Queue the jobs the ending request deferred (a Flask ``teardown_request`` function)."""
+    from flask import g
+
+    for job, on_refused in g.pop(_DEFERRED, ()):
+        _queue(job, on_refused)
+
+
+def _queue(job: Job, on_refused: Callable[[], object] | None) -> bool:
+    try:
+        queued = runner().submit(job)
+    except Exception:  # the work is optional: it must never fail what submitted it
+        log.warning("cannot queue a background job", exc_info=True)
+        queued = False
+    if not queued and on_refused is not None:
+        try:
+            on_refused()
+        except Exception:
+            log.warning("cleaning up a refused background job failed", exc_info=True)
+    return queued
 
 
 _runner: BackgroundRunner | None = None

@@ -74,6 +74,7 @@ from core.cas import background, render_sandbox
 from core.cas.ingest import SHA256_HEX, StoredBlob, cas_key
 from core.cas.render_sandbox import RenderLimitExceeded, RenderLimits, current_limits
 from core.cas.serving import sniff_blob
+from core.cas.spool import IngestSpool
 from core.errors import NotFound, UnprocessableContent, UnsupportedMediaType
 from storage_drivers.base import BlobNotFound, BlobStat, StorageDriver
 
@@ -98,6 +99,9 @@ PDF_PREVIEW_SIZE = 400
 #: Sources smaller than this are not pre-rendered: decoding them on demand takes a few ms,
 #: while pre-rendering would cost a put per ladder size for every small upload.
 PRERENDER_MIN_BYTES = 128 * 1024
+#: Largest upload whose pre-render reads the upload's own spool (kept open for the queued job:
+#: at most this much memory or temp disk per job); larger ones are read back from the store.
+PRERENDER_SPOOL_MAX_BYTES = 16 * 1024 * 1024
 
 #: Source bytes kept in memory before the spooled copy moves to a temp file.
 SPOOL_MEMORY_BYTES = 1024 * 1024
@@ -535,8 +539,8 @@ def ensure_thumbnail(
                 data, others = generic_pdf_thumbnail(size), []
         stat = _put(storage, key, data)
         log.info("thumbnail rendered", extra={"key": key, "bytes": len(data)})
-    if others:  # after the key's lock is released: waiters for this size go on now
-        background.runner().submit(
+    if others:  # when the request ends, not to slow its answer down
+        background.submit_after_response(
             functools.partial(_store_sizes, storage, sha256, decoded, others)
         )
     return stat
@@ -660,11 +664,13 @@ def _source_or_stored(
 
 
 def schedule_prerender(
-    storage: StorageDriver, blob: StoredBlob, settings: Settings, source: BinaryIO | None = None
+    storage: StorageDriver, blob: StoredBlob, settings: Settings, spool: IngestSpool | None = None
 ) -> bool:
     """Queue :func:`prerender_thumbnails` of a blob this request just stored on the process's
-    background runner; ``True`` if queued. ``source`` (optional) is a private handle on the
-    bytes that the job reads instead of the store and closes (closed here if nothing is queued).
+    background runner when the request ends (:func:`~core.cas.background.submit_after_response`);
+    ``True`` if queued or deferred. With ``spool`` (the upload's, still open), a blob of at most
+    :data:`PRERENDER_SPOOL_MAX_BYTES` is read from a private handle on it
+    (:meth:`~core.cas.spool.IngestSpool.reopen`) instead of the store.
 
     Call it only after the row that references the blob is committed (until then garbage
     collection could remove the blob under the job). Nothing is queued when
@@ -672,29 +678,31 @@ def schedule_prerender(
     :data:`PRERENDER_MIN_BYTES` or the queue is full; never raises (the upload succeeded whatever
     happens here).
     """
-    queued = False
+    if (
+        not settings.thumbnail_prerender
+        or blob.size < PRERENDER_MIN_BYTES
+        or not can_render(blob.content_type)
+    ):
+        return False
+    source: BinaryIO | None = None
     try:
-        if (
-            settings.thumbnail_prerender
-            and blob.size >= PRERENDER_MIN_BYTES
-            and can_render(blob.content_type)
-        ):
-            job = functools.partial(
-                _prerender_job, storage, blob,
-                ladder=tuple(settings.thumbnail_prerender),
-                max_pixels=settings.thumbnail_max_pixels,
-                max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
-                limits=RenderLimits.from_settings(settings),
-                source=source,
-            )  # fmt: skip
-            queued = background.runner().submit(job)
-            if not queued:
-                log.info("thumbnail pre-render skipped: queue full", extra={"sha256": blob.sha256})
+        if spool is not None and blob.size <= PRERENDER_SPOOL_MAX_BYTES:
+            source = spool.reopen()
+        job = functools.partial(
+            _prerender_job, storage, blob,
+            ladder=tuple(settings.thumbnail_prerender),
+            max_pixels=settings.thumbnail_max_pixels,
+            max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
+            limits=RenderLimits.from_settings(settings),
+            source=source,
+        )  # fmt: skip
+        release = source.close if source is not None else None
+        return background.submit_after_response(job, on_refused=release)
     except Exception:  # never fail the upload that already succeeded
         log.warning("cannot queue the thumbnail pre-render of %s", blob.sha256, exc_info=True)
-    if not queued and source is not None:
-        source.close()
-    return queued
+        if source is not None:
+            source.close()
+        return False
 
 
 def _prerender_job(storage: StorageDriver, blob: StoredBlob, **options: Any) -> None:

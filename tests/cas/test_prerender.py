@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from PIL import Image
+from werkzeug.test import TestResponse
 
 from core.attachments.models import Attachment
 from core.cas import background, thumbnails
@@ -95,6 +96,12 @@ def new_set(app: Flask) -> int:
     return int(response.json["attachment_set_id"])
 
 
+def get(app: Flask, path: str) -> TestResponse:
+    """A GET through the app; when it returns, the request has ended, so what it left for the
+    background runner (:func:`core.cas.background.submit_after_response`) is queued."""
+    return app.test_client().get(path)
+
+
 def upload(app: Flask, data: bytes, name: str = "photo.jpg", set_id: int | None = None) -> str:
     """Upload through the API; return the blob's hash."""
     set_id = new_set(app) if set_id is None else set_id
@@ -161,7 +168,7 @@ def test_prerendered_bytes_are_what_an_on_demand_render_gives(app: Flask) -> Non
     prerendered = b"".join(state.storage.open(key))
     state.read_storage.delete(key)  # the store's copy and any cached one
 
-    response = app.test_client().get(f"/api/cas/{sha}?thumbnail=300")
+    response = get(app, f"/api/cas/{sha}?thumbnail=300")
 
     assert response.status_code == 200
     assert response.data == prerendered
@@ -211,7 +218,7 @@ def test_a_cold_request_during_the_prerender_waits_for_it_and_renders_nothing(
     answers: list[Any] = []
 
     def request_thumbnail() -> None:
-        answers.append(app.test_client().get(f"/api/cas/{sha_hex}?thumbnail=300"))
+        answers.append(get(app, f"/api/cas/{sha_hex}?thumbnail=300"))
 
     assert upload(app, data) == sha_hex
     assert rendering.wait(30)  # the job holds the ladder's locks: now the request comes
@@ -236,7 +243,7 @@ def test_with_the_setting_empty_nothing_is_prerendered_and_one_size_is_rendered(
     drain()
     assert stored_sizes(app, sha) == {}
 
-    assert app.test_client().get(f"/api/cas/{sha}?thumbnail=300").status_code == 200
+    assert get(app, f"/api/cas/{sha}?thumbnail=300").status_code == 200
     drain()
     assert set(stored_sizes(app, sha)) == {300}
 
@@ -250,11 +257,11 @@ def test_a_failing_prerender_does_not_affect_the_upload(app: Flask, monkeypatch)
     sha = upload(app, photo(), set_id=set_id)
     drain()
     assert stored_sizes(app, sha) == {}
-    listed = app.test_client().get(f"/api/attachment-sets/{set_id}/attachments")
+    listed = get(app, f"/api/attachment-sets/{set_id}/attachments")
     assert [item["attachment_url"].split("?")[0] for item in listed.json] == [f"/api/cas/{sha}"]
 
     monkeypatch.undo()  # the on-demand path still works
-    assert app.test_client().get(f"/api/cas/{sha}?thumbnail=300").status_code == 200
+    assert get(app, f"/api/cas/{sha}?thumbnail=300").status_code == 200
 
 
 def test_an_upload_succeeds_when_the_prerender_cannot_even_be_queued(
@@ -287,7 +294,7 @@ def test_a_full_queue_skips_the_prerender(app: Flask, monkeypatch) -> None:
 
     assert runner.refused == 1
     assert stored_sizes(app, sha) == {}
-    assert app.test_client().get(f"/api/cas/{sha}?thumbnail=150").status_code == 200
+    assert get(app, f"/api/cas/{sha}?thumbnail=150").status_code == 200
 
 
 def test_a_dedup_upload_and_a_small_upload_queue_nothing(app: Flask, monkeypatch) -> None:
@@ -341,7 +348,7 @@ def test_a_cold_request_stores_the_whole_ladder_from_one_decode(app: Flask, monk
     monkeypatch.setattr(thumbnails, "decode_source", decodes)
     blob = ingest(get_state(app).storage, io.BytesIO(photo()), lambda _type: 10**9)
 
-    response = app.test_client().get(f"/api/cas/{blob.sha256}?thumbnail=300")
+    response = get(app, f"/api/cas/{blob.sha256}?thumbnail=300")
     drain()
 
     assert response.status_code == 200
@@ -352,7 +359,7 @@ def test_a_cold_request_stores_the_whole_ladder_from_one_decode(app: Flask, monk
 
 def test_a_size_off_the_ladder_is_rendered_alone(app: Flask) -> None:
     blob = ingest(get_state(app).storage, io.BytesIO(photo()), lambda _type: 10**9)
-    assert app.test_client().get(f"/api/cas/{blob.sha256}?thumbnail=64").status_code == 200
+    assert get(app, f"/api/cas/{blob.sha256}?thumbnail=64").status_code == 200
     drain()
     assert stored_sizes(app, blob.sha256) == {64: (64, 40)}
 
