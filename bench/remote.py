@@ -19,7 +19,9 @@ when the settings know it. Figures:
 * 90 MiB PDF upload: MB/s and the server worker's peak RSS growth;
 * dedup: the same 5 MiB PDF uploaded 20 times, uploads/s.
 
-``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends.
+``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends,
+``PARTSBIN_BENCH_FIGURES=small_uploads,dedup_uploads`` only some figures (function names below),
+``PARTSBIN_BENCH_ROUNDS=5`` more rounds than the default two.
 """
 
 from __future__ import annotations
@@ -353,7 +355,9 @@ def run(args: argparse.Namespace) -> None:
     from core.testing.servers.postgres import PostgresServer
 
     backends = os.environ.get("PARTSBIN_BENCH_BACKENDS", ",".join(BACKENDS)).split(",")
-    rounds = 1 if args.quick else 2
+    rounds = int(os.environ.get("PARTSBIN_BENCH_ROUNDS") or (1 if args.quick else 2))
+    chosen = os.environ.get("PARTSBIN_BENCH_FIGURES")
+    figures = [f for f in FIGURES if not chosen or f.__name__ in chosen.split(",")]
     results: dict[str, dict[str, list[float]]] = {b: {} for b in backends}
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="partsbin-bench-remote-"))
@@ -383,7 +387,7 @@ def run(args: argparse.Namespace) -> None:
         # Each figure runs on every backend back to back, in alternating order over the rounds,
         # so a change in the machine's load hits both sides of a ratio alike.
         for round_number in range(rounds):
-            for figure in FIGURES:
+            for figure in figures:
                 order = targets if round_number % 2 == 0 else targets[::-1]
                 for target in order:
                     for name, value in figure(target, args.quick, pool).items():
