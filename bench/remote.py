@@ -7,12 +7,21 @@ same machine load. With S3 the server gets a local read-through cache (``PARTSBI
 when the settings know it. Figures:
 
 * warm thumbnail and CAS GET 100 KiB: requests/s, 8 closed-loop client processes;
-* cold thumbnail of a 1.6 MP JPEG: median ms of first requests of distinct photos;
+* first thumbnail after upload: a 1.6 MP JPEG uploaded through the API, the set's attachment
+  list fetched (the UI refetches it after an upload), then the first ``?thumbnail=500``, timed:
+  what a user waits for, with whatever the server did in the background since the upload
+  (median ms over distinct photos). 500 is what browsers pick from the UI's ``srcset`` (150w,
+  300w, 500w with ``sizes`` of 100/50/33 vw: at least 338 CSS px, so the 500w candidate);
+* cold thumbnail: the first ``?thumbnail=300`` of a photo stored straight into the blob store
+  (no upload, so nothing was pre-rendered): a truly cold render, median ms, and the worker
+  process's CPU ms for it (all its threads, until it is idle again);
 * 50 KiB PNG uploads/s (sequential, unique content);
 * 90 MiB PDF upload: MB/s and the server worker's peak RSS growth;
 * dedup: the same 5 MiB PDF uploaded 20 times, uploads/s.
 
-``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends.
+``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends,
+``PARTSBIN_BENCH_FIGURES=small_uploads,dedup_uploads`` only some figures (function names below),
+``PARTSBIN_BENCH_ROUNDS=5`` more rounds than the default two.
 """
 
 from __future__ import annotations
@@ -100,6 +109,15 @@ def _worker_pid(master: int, timeout: float = 10.0) -> int:
                 return int(children[0])
         time.sleep(0.05)
     raise RuntimeError("gunicorn started no worker")
+
+
+def _cpu_ns(pid: int) -> int:
+    """CPU time of every thread of ``pid`` so far, in ns (``/proc/<pid>/task/*/schedstat``)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
 
 
 def _rss_kb(pid: int) -> int:
@@ -203,6 +221,7 @@ class Target:
     backend: str
     port: int
     worker_pid: int
+    storage_url: str
     session: requests.Session = field(default_factory=requests.Session)
     set_id: int = 0
 
@@ -247,19 +266,57 @@ def large_upload(target: Target, quick: bool, pool: object) -> dict[str, float]:
     }
 
 
-def cold_thumbnails(target: Target, quick: bool, pool: object) -> dict[str, float]:
-    """First ``?thumbnail=300`` of distinct 1.6 MP photos (median)."""
-    photos = [target.upload(photo_jpeg(1600, 1000, i), f"p{i}.jpg") for i in range(6)]
-    cold = []
-    for attachment in photos:
+def first_thumbnails(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """Upload a photo as the UI does, refetch the list, then time the first ``?thumbnail=500``."""
+    waits = []
+    for i in range(4 if quick else 6):
+        attachment = target.upload(photo_jpeg(1600, 1000, 100 + i), f"u{i}.jpg")
+        listed = target.session.get(
+            f"{target.base}/api/attachment-sets/{target.set_id}/attachments", timeout=60
+        )
+        listed.raise_for_status()
         started = time.perf_counter()
         response = target.session.get(
-            f"{target.base}/api/cas/{_sha(attachment)}?thumbnail=300", timeout=60
+            f"{target.base}/api/cas/{_sha(attachment)}?thumbnail=500", timeout=60
         )
+        waits.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"thumbnail answered {response.status_code}")
+    return {"first thumbnail after upload ms": statistics.median(waits) * 1000}
+
+
+#: How long after a cold thumbnail request the worker's CPU time is still counted (work the
+#: request left to a background thread).
+SETTLE_SECONDS = 0.3
+
+
+def cold_thumbnails(target: Target, quick: bool, pool: object) -> dict[str, float]:
+    """First ``?thumbnail=300`` of distinct 1.6 MP photos stored without an upload (median)."""
+    from core.cas.ingest import ingest
+    from storage_drivers.registry import BUILTIN_DRIVERS, open_storage
+
+    storage = open_storage(target.storage_url, BUILTIN_DRIVERS)
+    try:
+        shas = [
+            ingest(storage, io.BytesIO(photo_jpeg(1600, 1000, i)), lambda _type: 10**10).sha256
+            for i in range(4 if quick else 6)
+        ]
+    finally:
+        storage.close()
+    cold, cpu = [], []
+    for sha in shas:
+        cpu_before = _cpu_ns(target.worker_pid)
+        started = time.perf_counter()
+        response = target.session.get(f"{target.base}/api/cas/{sha}?thumbnail=300", timeout=60)
         cold.append(time.perf_counter() - started)
         if response.status_code != 200:
             raise RuntimeError(f"thumbnail answered {response.status_code}")
-    return {"cold thumbnail ms": statistics.median(cold) * 1000}
+        time.sleep(SETTLE_SECONDS)
+        cpu.append((_cpu_ns(target.worker_pid) - cpu_before) / 1e6)
+    return {
+        "cold thumbnail ms": statistics.median(cold) * 1000,
+        "cold thumbnail worker CPU ms": statistics.median(cpu),
+    }
 
 
 def _load(target: Target, name: str, path: str, quick: bool, pool: object) -> dict[str, float]:
@@ -284,7 +341,13 @@ def cas_get(target: Target, quick: bool, pool: object) -> dict[str, float]:
 
 
 FIGURES = [
-    warm_thumbnail, cas_get, small_uploads, dedup_uploads, cold_thumbnails, large_upload
+    warm_thumbnail,
+    cas_get,
+    small_uploads,
+    dedup_uploads,
+    first_thumbnails,
+    cold_thumbnails,
+    large_upload,
 ]
 
 
@@ -292,7 +355,9 @@ def run(args: argparse.Namespace) -> None:
     from core.testing.servers.postgres import PostgresServer
 
     backends = os.environ.get("PARTSBIN_BENCH_BACKENDS", ",".join(BACKENDS)).split(",")
-    rounds = 1 if args.quick else 2
+    rounds = int(os.environ.get("PARTSBIN_BENCH_ROUNDS") or (1 if args.quick else 2))
+    chosen = os.environ.get("PARTSBIN_BENCH_FIGURES")
+    figures = [f for f in FIGURES if not chosen or f.__name__ in chosen.split(",")]
     results: dict[str, dict[str, list[float]]] = {b: {} for b in backends}
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="partsbin-bench-remote-"))
@@ -312,7 +377,7 @@ def run(args: argparse.Namespace) -> None:
             port, worker = stack.enter_context(
                 serve(folder, database, storage, cache=backend != "local")
             )
-            target = Target(backend, port, worker)
+            target = Target(backend, port, worker, storage)
             part = target.session.post(
                 f"{target.base}/api/parts", json={"description": "bench"}, timeout=30
             ).json()
@@ -322,7 +387,7 @@ def run(args: argparse.Namespace) -> None:
         # Each figure runs on every backend back to back, in alternating order over the rounds,
         # so a change in the machine's load hits both sides of a ratio alike.
         for round_number in range(rounds):
-            for figure in FIGURES:
+            for figure in figures:
                 order = targets if round_number % 2 == 0 else targets[::-1]
                 for target in order:
                     for name, value in figure(target, args.quick, pool).items():
@@ -336,6 +401,12 @@ def _best(name: str, values: list[float]) -> float:
     return min(values) if lower_is_better else max(values)
 
 
+def _ratio(value: float, reference: float) -> str:
+    """``value / reference`` with two decimals; ``n/a`` when the reference is 0 (an RSS
+    growth of 0.0 MiB, say)."""
+    return f"{value / reference:.2f}" if reference else "n/a"
+
+
 def _print(results: dict[str, dict[str, list[float]]], backends: list[str], rounds: int) -> None:
     names = list(results[backends[0]])
     rows = []
@@ -343,7 +414,7 @@ def _print(results: dict[str, dict[str, list[float]]], backends: list[str], roun
         best = {b: _best(name, results[b][name]) for b in backends}
         row: list[object] = [name, *best.values()]
         if "local" in best:
-            row += [f"{best[b] / best['local']:.2f}" for b in backends if b != "local"]
+            row += [_ratio(best[b], best["local"]) for b in backends if b != "local"]
         rows.append(row)
     headers = ["figure", *backends]
     headers += [f"{b}/local" for b in backends if b != "local" and "local" in backends]

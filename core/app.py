@@ -19,6 +19,7 @@ from core.api.schemas import ErrorBody
 from core.api.uploads import PartsbinRequest
 from core.attachments.entities import entity_registry
 from core.auth import guard as auth_guard
+from core.cas import background
 from core.config import Settings, load_settings
 from core.logging_setup import configure_logging
 from core.plugins import build_plugin_manager, collect_list, collect_mapping
@@ -95,6 +96,7 @@ def create_app(
     app.extensions["partsbin"] = state
     entity_registry(state)  # validate plugin registrations now, not on first use
     db.init_app(app, state.database)
+    app.teardown_request(background.queue_deferred)  # work a request left for after its answer
     auth_guard.init_app(app)  # before anything reads the body: who may call, from where
     app.before_request(_parse_json_body)
     errors.init_app(app)

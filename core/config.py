@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     thumbnail_max_pixels: int = Field(
         default=50_000_000, ge=1, description="Images with more pixels are refused as bombs."
     )
+    thumbnail_prerender: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(150, 300, 500),
+        description="Comma-separated thumbnail sizes (px) made together from one decode: in the "
+        "background after an image or PDF upload, and when one of them is first asked for "
+        "(the web UI asks for 150, 300 and 500); empty: none, each size is rendered alone "
+        "when asked for.",
+    )
     render_timeout: float = Field(
         default=10.0,
         gt=0,
@@ -181,6 +188,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("thumbnail_prerender", mode="before")
+    @classmethod
+    def _split_sizes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("thumbnail_prerender")
+    @classmethod
+    def _thumbnail_sizes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for size in value:
+            if not 1 <= size <= 1000:
+                raise ValueError(f"thumbnail size {size} is not within 1..1000")
+        return tuple(sorted(set(value)))
 
     @field_validator("oidc_role_map", mode="before")
     @classmethod

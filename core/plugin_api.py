@@ -159,6 +159,7 @@ def thumbnail_jpeg(sha256: str, size: int) -> bytes:
         size,
         max_pixels=settings.thumbnail_max_pixels,
         max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
+        ladder=settings.thumbnail_prerender,
     )
     return b"".join(state.read_storage.open(stat.key))
 

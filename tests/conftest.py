@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from core.app import create_app
+from core.cas import background
 from core.db import close_database
 from core.events.api import stop_hub
 from core.migrate import apply_migrations
@@ -48,6 +49,14 @@ def _is_loopback(host: object) -> bool:
     except ValueError:
         return False
     return address in _LOOPBACK or address == ipaddress.ip_address("::1")
+
+
+@pytest.fixture(autouse=True)
+def background_jobs_finish() -> Iterator[None]:
+    """Work a test left to the background runner (thumbnail pre-renders) ends with the test, so it
+    never runs against the next test's apps or a closed storage."""
+    yield
+    assert background.runner().drain(timeout=60), "background jobs still running after 60 s"
 
 
 @pytest.fixture(autouse=True)

@@ -231,6 +231,7 @@ def _serve_thumbnail(state: PartsbinState, sha256: str, size: int, query: CasQue
         size,
         max_pixels=settings.thumbnail_max_pixels,
         max_source_bytes=max(settings.max_file_bytes, settings.max_image_bytes),
+        ladder=settings.thumbnail_prerender,
     )
     if is_star(if_none_match):
         return _not_modified(etag)

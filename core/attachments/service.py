@@ -15,8 +15,9 @@ from typing import Any
 from core.api.schemas import strip_control_characters
 from core.attachments.covers import fallback_cover, has_image_content
 from core.attachments.models import Attachment, AttachmentSet
-from core.cas.ingest import Readable, StoredBlob, ingest, sha256_of_key, store_spool
-from core.cas.locks import lock_blob
+from core.cas import thumbnails
+from core.cas.ingest import Readable, StoredBlob, sha256_of_key, store_spool
+from core.cas.locks import blob_transaction, lock_blob, lock_blobs
 from core.cas.sniff import is_image
 from core.cas.spool import IngestSpool
 from core.config import Settings
@@ -45,15 +46,19 @@ def locked_set(set_id: int) -> Iterator[AttachmentSet]:
     up front (``BEGIN IMMEDIATE``), so concurrent cover changes serialize instead of interleaving.
     """
     db = database.obj
+    with blob_transaction(db):
+        yield _lock_set_row(db, set_id)
+
+
+def _lock_set_row(db: Any, set_id: int) -> AttachmentSet:
+    """Inside a :func:`~core.cas.locks.blob_transaction`: the set, locked (PostgreSQL: ``FOR
+    UPDATE``; SQLite: the transaction's write lock already excludes other writers)."""
     if is_sqlite(db):
-        with db.atomic(lock_type="IMMEDIATE"):
-            yield get_set(set_id)
-    else:
-        with db.atomic():
-            row = AttachmentSet.select().where(AttachmentSet.id == set_id).for_update().first()
-            if row is None:
-                raise NotFound(f"attachment set {set_id} does not exist")
-            yield row
+        return get_set(set_id)
+    row = AttachmentSet.select().where(AttachmentSet.id == set_id).for_update().first()
+    if row is None:
+        raise NotFound(f"attachment set {set_id} does not exist")
+    return row
 
 
 def get_set(set_id: int) -> AttachmentSet:
@@ -102,30 +107,55 @@ def _insert(
     (see :mod:`core.cas.locks`), so garbage collection cannot delete them between the check and
     the commit. A blob that vanished is a 503 (retry), never a row pointing at nothing.
     """
-    with locked_set(set_id) as attachment_set:
-        for key in (fields.get("blob_key"), fields.get("preview_blob_key")):
-            _ensure_blob(state, key)
-        now = utcnow()
-        attachment = Attachment.create(
-            attachment_set=set_id, created_at=now, updated_at=now, **fields
-        )
-        first_image = attachment_set.cover_attachment_id is None and has_image_content(attachment)
-        if set_as_cover or first_image:
-            _set_cover_id(set_id, attachment.id)
+    with blob_transaction(state.database):
+        return _insert_locked(state, set_id, fields, set_as_cover)
+
+
+def _insert_locked(
+    state: PartsbinState,
+    set_id: int,
+    fields: dict[str, Any],
+    set_as_cover: bool,
+    stored_key: str | None = None,
+) -> Attachment:
+    """:func:`_insert` inside an open :func:`~core.cas.locks.blob_transaction`.
+
+    Locks are taken blobs first (ascending, :func:`~core.cas.locks.lock_blobs`), then the set's
+    row: every transaction that takes both takes them in this order (garbage collection takes
+    blob locks only), so none can deadlock. ``stored_key`` is a blob this transaction already
+    locked and stored itself: it is neither locked nor checked again.
+    """
+    _check_blobs(
+        state,
+        [
+            key
+            for key in (fields.get("blob_key"), fields.get("preview_blob_key"))
+            if key is not None and key != stored_key
+        ],
+    )
+    attachment_set = _lock_set_row(state.database, set_id)
+    now = utcnow()
+    attachment = Attachment.create(attachment_set=set_id, created_at=now, updated_at=now, **fields)
+    first_image = attachment_set.cover_attachment_id is None and has_image_content(attachment)
+    if set_as_cover or first_image:
+        _set_cover_id(set_id, attachment.id)
     return attachment
 
 
-def _ensure_blob(state: PartsbinState, key: str | None) -> None:
-    sha = sha256_of_key(key)
-    if key is None or sha is None:
+def _check_blobs(state: PartsbinState, keys: list[str]) -> None:
+    """Lock the ``cas/`` blobs among ``keys`` until the transaction ends and check that each is
+    stored (``BLOB_GONE`` 503 otherwise); other keys are ignored."""
+    blobs = [(key, sha) for key in keys if (sha := sha256_of_key(key)) is not None]
+    if not blobs:
         return
-    lock_blob(state.database, sha)
-    if state.storage.stat(key) is None:
-        raise ServiceUnavailable(
-            f"the stored file {key} was removed while it was being attached; try again",
-            {"key": key},
-            code="BLOB_GONE",
-        )
+    lock_blobs(state.database, [sha for _, sha in blobs])
+    for key, _ in blobs:
+        if state.storage.stat(key) is None:
+            raise ServiceUnavailable(
+                f"the stored file {key} was removed while it was being attached; try again",
+                {"key": key},
+                code="BLOB_GONE",
+            )
 
 
 def _set_cover_id(set_id: int, attachment_id: int | None) -> None:
@@ -161,19 +191,62 @@ def add_file(
     checks again), 413, 415, 422 or storage 503 — and in every error case no row is written.
     """
     if isinstance(stream, IngestSpool):  # already hashed and checked while the body was parsed
-        blob = store_spool(state.storage, stream, state.settings.thumbnail_max_pixels)
+        spool, owned = stream, False
     else:
         get_set(set_id)
-        blob = ingest(
-            state.storage,
-            stream,
-            partial(upload_limit, state.settings),
-            state.settings.allowed_types,
-            state.settings.thumbnail_max_pixels,
-        )
-    attachment = _insert(state, set_id, _blob_fields(blob, title, filename), set_as_cover)
+        spool = IngestSpool(partial(upload_limit, state.settings), state.settings.allowed_types)
+        owned = True
+    try:
+        if owned:
+            spool.fill_from(stream)
+        attachment, blob = _store_and_insert(state, set_id, spool, title, filename, set_as_cover)
+        _prerender(state, blob, spool)
+    finally:
+        if owned:
+            spool.close()
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
+
+
+def _store_and_insert(
+    state: PartsbinState,
+    set_id: int,
+    spool: IngestSpool,
+    title: str,
+    filename: str | None,
+    set_as_cover: bool,
+) -> tuple[Attachment, StoredBlob]:
+    """Store the spool's bytes unless they are there, and insert the row that references them.
+
+    PostgreSQL: one transaction takes the blob's lock first, then looks for the blob, stores it
+    if absent, and inserts the row: garbage collection (which deletes only under that lock) can
+    neither remove the bytes between the look and the commit nor see the row missing, so a new
+    blob costs one ``stat`` and one ``put``, a dedup hit one ``stat``. SQLite, where the only
+    lock is the database's write lock (not to be held while bytes are uploaded): the bytes are
+    stored first and checked again under that lock in the insert (see docs/architecture.md,
+    "Round trips of an upload").
+    """
+    max_pixels = state.settings.thumbnail_max_pixels
+    db = state.database
+    if is_sqlite(db):
+        blob = store_spool(state.storage, spool, max_pixels)
+        return _insert(state, set_id, _blob_fields(blob, title, filename), set_as_cover), blob
+    spool.finish()
+    assert spool.sha256 is not None
+    with blob_transaction(db):
+        lock_blob(db, spool.sha256)
+        blob = store_spool(state.storage, spool, max_pixels)
+        fields = _blob_fields(blob, title, filename)
+        attachment = _insert_locked(state, set_id, fields, set_as_cover, stored_key=blob.key)
+    return attachment, blob
+
+
+def _prerender(state: PartsbinState, blob: StoredBlob | None, spool: IngestSpool | None = None
+               ) -> None:  # fmt: skip
+    """Queue the thumbnails of bytes this request stored (the row is committed: from now on
+    garbage collection keeps the blob), read from ``spool`` when there is one; never raises."""
+    if blob is not None and blob.stored:
+        thumbnails.schedule_prerender(state.read_storage, blob, state.settings, spool)
 
 
 def _blob_fields(blob: StoredBlob, title: str, filename: str | None) -> dict[str, Any]:
@@ -211,6 +284,8 @@ def add_url(state: PartsbinState, set_id: int, url: str, title: str | None) -> A
             "preview_blob_key": analysis.preview_blob.key if analysis.preview_blob else None,
         }
     attachment = _insert(state, set_id, fields)
+    _prerender(state, analysis.blob)
+    _prerender(state, analysis.preview_blob)  # a link's preview: the UI shows it as a thumbnail
     state.plugin_manager.hook.attachment_created(attachment=attachment)
     return attachment
 

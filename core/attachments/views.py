@@ -9,8 +9,7 @@ from urllib.parse import urlencode
 from core.attachments.covers import cas_url, cover_url_for
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import sha256_of_key
-
-PDF_PREVIEW_SIZE = 400
+from core.cas.thumbnails import PDF_PREVIEW_SIZE
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from core.cas.spool import IngestSpool
@@ -30,6 +30,8 @@ class StoredBlob:
     sha256: str
     size: int
     content_type: str
+    #: Whether the call that returned it wrote the bytes (``False``: they were there already).
+    stored: bool = field(default=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -61,8 +63,9 @@ def store_spool(
     checked nor stored again: every blob under ``cas/`` passed the upload pipeline when it was
     first stored. For new bytes with ``max_pixels``, the content must be a sound file of its
     type (:func:`core.cas.validate.validate_content`; 422 otherwise, nothing stored). Returns
-    the blob. Raises :class:`storage_drivers.base.StorageUnavailable` when storage is down (then
-    nothing may reference the hash).
+    the blob (``stored`` says whether this call put it). Raises
+    :class:`storage_drivers.base.StorageUnavailable` when storage is down (then nothing may
+    reference the hash).
     """
     spool.finish()
     assert spool.sha256 is not None and spool.content_type is not None
@@ -74,7 +77,7 @@ def store_spool(
         validate_content(spool, max_pixels)
     spool.seek(0)
     storage.put(blob.key, spool, blob.size)  # type: ignore[arg-type]
-    return blob
+    return replace(blob, stored=True)
 
 
 def ingest(

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
@@ -230,8 +230,20 @@ def render_pdf_thumbnail(source: BinaryIO, size: int, limits: RenderLimits) -> b
     one without pages, ``IMAGE_TOO_LARGE`` for a page over 200 inches a side),
     :class:`RenderLimitExceeded`, or :class:`core.errors.ServiceUnavailable` ``RENDER_BUSY``.
     """
-    answer = _run("thumbnail", source, size, limits)
-    assert isinstance(answer, bytes)
+    return render_pdf_thumbnails(source, [size], size, limits)[size]
+
+
+def render_pdf_thumbnails(
+    source: BinaryIO, sizes: Collection[int], render_size: int, limits: RenderLimits
+) -> dict[int, bytes]:
+    """Rasterize page 0 of the PDF ``source`` once, with its longest side ``render_size``, and
+    make a JPEG of each of ``sizes`` (none larger than ``render_size``) from it, all in one
+    sandboxed child; return ``{size: JPEG bytes}``. Raises like :func:`render_pdf_thumbnail`."""
+    wanted = sorted(set(sizes))
+    if not wanted or wanted[-1] > render_size:
+        raise ValueError(f"sizes {wanted} cannot be made from a {render_size} px rendering")
+    answer = _run("thumbnail", source, render_size, limits, wanted)
+    assert isinstance(answer, dict) and sorted(answer) == wanted
     return answer
 
 
@@ -245,7 +257,9 @@ def check_pdf(source: BinaryIO, limits: RenderLimits) -> None:
     _run("check", source, 0, limits)
 
 
-def _run(job: Job, source: BinaryIO, size: int, limits: RenderLimits) -> bytes | None:
+def _run(
+    job: Job, source: BinaryIO, size: int, limits: RenderLimits, sizes: list[int] | None = None
+) -> dict[int, bytes] | None:
     slot = _slot(limits.concurrency)
     if not slot.acquire(timeout=limits.timeout):
         raise ServiceUnavailable(
@@ -255,7 +269,7 @@ def _run(job: Job, source: BinaryIO, size: int, limits: RenderLimits) -> bytes |
         )
     try:
         with _source_file(source) as path:
-            answer = _run_child(job, path, size, limits)
+            answer = _run_child(job, path, size, limits, sizes)
     finally:
         slot.release()
     kind = answer[0]
@@ -287,11 +301,14 @@ def _source_file(source: BinaryIO) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_child(job: Job, path: str, size: int, limits: RenderLimits) -> tuple[Any, ...]:
+def _run_child(
+    job: Job, path: str, size: int, limits: RenderLimits, sizes: list[int] | None
+) -> tuple[Any, ...]:
     request = {
         "job": job,
         "path": path,
         "size": size,
+        "sizes": sizes or [],
         "max_memory": limits.max_memory,
         "cpu_seconds": limits.cpu_seconds,
         "timeout": limits.timeout,
@@ -321,7 +338,9 @@ def _read_answer(sock: socket.socket, deadline: float) -> tuple[Any, ...] | None
     """The child's answer, or ``None`` if it died without one or the deadline passed.
 
     The wire format is plain data, never pickle: a child that PDFium input took over must not be
-    able to run code in the server. ``OK\n<bytes>``, ``ERR\n<json>`` or ``LIMIT\n<reason>``.
+    able to run code in the server. ``OK\n`` (a check passed), ``JPEGS\n<json>\n<bytes>`` (the
+    JSON lists ``[size, length]`` of each JPEG, whose bytes follow in that order),
+    ``ERR\n<json>`` or ``LIMIT\n<reason>``.
     """
     chunks: list[bytes] = []
     total = 0
@@ -342,7 +361,9 @@ def _read_answer(sock: socket.socket, deadline: float) -> tuple[Any, ...] | None
             return None
     kind, _, body = b"".join(chunks).partition(b"\n")
     if kind == b"OK":
-        return ("ok", body or None)
+        return ("ok", None)
+    if kind == b"JPEGS":
+        return _jpegs(body)
     if kind == b"LIMIT":
         return ("limit", body.decode("ascii", "replace") or "memory")
     if kind == b"ERR":
@@ -352,6 +373,22 @@ def _read_answer(sock: socket.socket, deadline: float) -> tuple[Any, ...] | None
         except (ValueError, KeyError, TypeError):
             return None
     return None
+
+
+def _jpegs(body: bytes) -> tuple[Any, ...] | None:
+    header, _, data = body.partition(b"\n")
+    try:
+        parts = [(int(size), int(length)) for size, length in json.loads(header)]
+    except (ValueError, TypeError):
+        return None
+    if any(length < 0 for _, length in parts) or sum(length for _, length in parts) != len(data):
+        return None
+    jpegs: dict[int, bytes] = {}
+    offset = 0
+    for size, length in parts:
+        jpegs[size] = data[offset : offset + length]
+        offset += length
+    return ("ok", jpegs)
 
 
 # --- the child side -----------------------------------------------------------------------------
@@ -399,7 +436,13 @@ def _child_main(answer_fd: int, request: dict[str, Any]) -> None:
     signal.setitimer(signal.ITIMER_REAL, float(request["timeout"]))  # even inside PDFium
     job: Job = request["job"]
     try:
-        answer = b"OK\n" + (_do(job, str(request["path"]), int(request["size"])) or b"")
+        sizes = [int(size) for size in request.get("sizes") or ()]
+        jpegs = _do(job, str(request["path"]), int(request["size"]), sizes)
+        if jpegs is None:
+            answer = b"OK\n"
+        else:
+            header = json.dumps([[size, len(data)] for size, data in jpegs.items()]).encode()
+            answer = b"JPEGS\n" + header + b"\n" + b"".join(jpegs.values())
     except UnprocessableContent as exc:
         answer = b"ERR\n" + _error_json(exc.code, exc.message, exc.details)
     except MemoryError:
@@ -431,7 +474,7 @@ def _unreadable_message(job: Job, exc: BaseException) -> str:
     return "cannot make a thumbnail: the application/pdf file is truncated or corrupt"
 
 
-def _do(job: Job, path: str, size: int) -> bytes | None:
+def _do(job: Job, path: str, size: int, sizes: list[int]) -> dict[int, bytes] | None:
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(path)
@@ -446,12 +489,27 @@ def _do(job: Job, path: str, size: int) -> bytes | None:
             with contextlib.suppress(UnprocessableContent):
                 _render_page(document[0], CHECK_RENDER_SIZE)
             return None
-        return _render_page(document[0], size)
+        page = _render_page(document[0], size)
+        return {wanted: _jpeg(page, wanted, size) for wanted in sizes or [size]}
     finally:
         document.close()
 
 
-def _render_page(page: Any, size: int) -> bytes:
+def _jpeg(page: Any, size: int, rendered_size: int) -> bytes:
+    """The page rendered at ``rendered_size`` (a PIL image) as a JPEG of longest side ``size``
+    (the rendering itself when the two are equal)."""
+    from PIL import Image
+
+    if size < rendered_size:
+        page = page.copy()
+        page.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    page.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def _render_page(page: Any, size: int) -> Any:
+    """Rasterize ``page`` (closing it) with its longest side ``size``; return a PIL image."""
     try:
         width, height = page.get_size()
         if not (0 < width <= PDF_MAX_PAGE_POINTS and 0 < height <= PDF_MAX_PAGE_POINTS):
@@ -463,14 +521,11 @@ def _render_page(page: Any, size: int) -> bytes:
             )
         bitmap = page.render(scale=size / max(width, height), may_draw_forms=False)
         try:
-            image = bitmap.to_pil().convert("RGB")
+            return bitmap.to_pil().convert("RGB")
         finally:
             bitmap.close()
     finally:
         page.close()
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    return out.getvalue()
 
 
 if __name__ == "__main__":  # the fork server: python -m core.cas.render_sandbox <control fd>

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Collection
+from typing import BinaryIO
 
 from core.cas.sniff import SNIFF_BYTES, detect_content_type
 from core.errors import PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
@@ -141,6 +144,28 @@ class IngestSpool:
 
     def readable(self) -> bool:
         return True
+
+    def reopen(self) -> BinaryIO | None:
+        """A new read-only handle on the finished bytes, with its own position and still valid
+        after this spool is closed (the caller closes it); ``None`` if that is not possible.
+
+        Bytes held in memory are copied (at most :data:`SPOOL_MEMORY_BYTES`); a spool on disk
+        has its (unlinked) temp file opened again through ``/proc/self/fd`` (Linux).
+        """
+        if self.sha256 is None or self.closed:
+            return None
+        if self.size <= SPOOL_MEMORY_BYTES:  # never rolled over to disk
+            position = self._file.tell()
+            try:
+                self._file.seek(0)
+                return io.BytesIO(self._file.read())
+            finally:
+                self._file.seek(position)
+        try:
+            fd = os.open(f"/proc/self/fd/{self._file.fileno()}", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        return os.fdopen(fd, "rb")
 
     def close(self) -> None:
         self._file.close()

@@ -376,7 +376,7 @@ def test_a_second_instance_reuses_the_stored_thumbnail(
     def no_render(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("the second instance rendered the thumbnail again")
 
-    monkeypatch.setattr(thumbnails, "render_thumbnail", no_render)
+    monkeypatch.setattr(thumbnails, "decode_source", no_render)
     reused = second.test_client().get(url(blob, thumbnail=80))
     assert reused.status_code == 200
     assert reused.data == rendered.data

@@ -6,8 +6,10 @@ Blobs are made "old" by moving the GC's clock forward (``now=``), never by sleep
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -278,7 +280,7 @@ def test_an_attaching_transaction_holds_off_the_delete(
             with app.app_context():
                 set_id = AttachmentSet.create().id
                 with service.locked_set(set_id):
-                    service._ensure_blob(state, target.key)  # takes the blob's lock
+                    service._check_blobs(state, [target.key])  # takes the blob's lock
                     locked.set()
                     assert release.wait(30)
                     Attachment.create(
@@ -315,6 +317,126 @@ def test_an_attaching_transaction_holds_off_the_delete(
     assert not errors
     assert target.key in keys(storage)
     assert result and result[0].removed == 0
+
+
+class PausingDriver(LocalDriver):
+    """The local driver, stopping right after its first ``operation`` of ``key`` (``"put"`` or
+    ``"stat"``) once ``armed``, until the test lets it go on."""
+
+    def __init__(self, root: str, operation: str, key: str) -> None:
+        super().__init__(root)
+        self.operation, self.key = operation, key
+        self.reached, self.release = threading.Event(), threading.Event()
+        self.armed = False
+
+    def _pause(self, operation: str, key: str) -> None:
+        if not self.armed or (operation, key) != (self.operation, self.key):
+            return
+        if not self.reached.is_set():
+            self.reached.set()
+            assert self.release.wait(30)
+
+    def put(self, key: str, stream: Any, size: int | None = None) -> None:
+        super().put(key, stream, size)
+        self._pause("put", key)
+
+    def stat(self, key: str) -> Any:
+        found = super().stat(key)
+        self._pause("stat", key)
+        return found
+
+
+def _gc_waits_for_a_blob_lock(app: Flask) -> bool:
+    with app.app_context():
+        rows = (
+            get_state(app)
+            .database.execute_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            .fetchone()
+        )
+    return bool(rows and rows[0])
+
+
+def _race_upload_against_gc(
+    app: Flask, driver: PausingDriver, data: bytes, grace: dt.timedelta
+) -> tuple[Any, Any]:
+    """Upload ``data`` in a thread; once the driver paused it, run GC in another thread, wait
+    until GC queues on a blob lock (the upload holds it), then let the upload finish."""
+    set_id = _new_set(app)
+    answers: list[Any] = []
+    uploader = threading.Thread(
+        target=lambda: answers.append(
+            app.test_client().post(
+                f"/api/attachment-sets/{set_id}/attachments",
+                data={"file": (io.BytesIO(data), "p.png"), "title": "t"},
+                content_type="multipart/form-data",
+            )
+        )
+    )
+    uploader.start()
+    assert driver.reached.wait(30), "the upload never reached the pause"
+    reports: list[Any] = []
+    collector = threading.Thread(target=lambda: reports.append(gc(app, grace=grace)))
+    collector.start()
+    deadline = time.monotonic() + 30
+    while not _gc_waits_for_a_blob_lock(app):
+        assert time.monotonic() < deadline, "GC never queued on the blob's lock"
+        assert collector.is_alive(), "GC finished without waiting for the upload's lock"
+        time.sleep(0.01)
+    driver.release.set()
+    uploader.join(30)
+    collector.join(30)
+    assert answers and reports
+    return answers[0], reports[0]
+
+
+def _new_set(app: Flask) -> int:
+    with app.app_context():
+        return int(AttachmentSet.create().id)
+
+
+def test_new_bytes_cannot_be_collected_between_their_put_and_their_row_even_with_grace_0(
+    app: Flask, tmp_path: Path, db_url: str
+) -> None:
+    """The upload holds the blob's lock from before its ``stat`` to its commit (PostgreSQL), so
+    a GC run that lists the freshly put blob as an old orphan waits, then sees the row."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite stores the bytes before its one write lock is taken")
+    data = png(33, 17)
+    sha = hashlib.sha256(data).hexdigest()
+    driver = PausingDriver(str(tmp_path / "paused"), "put", f"cas/{sha}")
+    state = get_state(app)
+    state.storage = state.read_storage = driver
+    driver.armed = True
+
+    answer, report = _race_upload_against_gc(app, driver, data, dt.timedelta(0))
+
+    assert answer.status_code == 201, answer.json
+    assert driver.exists(f"cas/{sha}")
+    assert report.removed == 0
+
+
+def test_a_dedup_hit_cannot_lose_its_blob_between_its_stat_and_its_row(
+    app: Flask, tmp_path: Path, db_url: str
+) -> None:
+    """The one ``stat`` of a dedup hit happens under the blob's lock, which the upload keeps until
+    its row is committed: GC, finding the old unreferenced blob, waits and then keeps it."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite checks again under its one write lock; nothing to observe")
+    data = png(35, 19)
+    sha = hashlib.sha256(data).hexdigest()
+    driver = PausingDriver(str(tmp_path / "paused"), "stat", f"cas/{sha}")
+    state = get_state(app)
+    state.storage = state.read_storage = driver
+    put_blob(app, data)  # an old orphan (the clock of the GC run is two days ahead)
+    driver.armed = True
+
+    answer, report = _race_upload_against_gc(app, driver, data, GRACE)
+
+    assert answer.status_code == 201, answer.json
+    assert driver.exists(f"cas/{sha}")
+    assert report.removed == 0
 
 
 # --- batches, resumption, reference streams -------------------------------------------------

@@ -182,7 +182,7 @@ def test_ensure_thumbnail_stores_it_once(storage: LocalDriver, monkeypatch) -> N
     stored = storage.stat(stat.key)
     assert stored is not None and stored.size == stat.size
 
-    monkeypatch.setattr(thumbnails, "render_thumbnail", _fail_render)
+    monkeypatch.setattr(thumbnails, "decode_source", _fail_render)
     again = ensure_thumbnail(storage, blob.sha256, 20, max_pixels=LIMIT, max_source_bytes=10**9)
     assert again.key == stat.key and again.size == stat.size
 
@@ -198,7 +198,7 @@ def test_missing_source_is_not_found(storage: LocalDriver) -> None:
 
 def test_source_above_the_size_limit_is_refused_unread(storage: LocalDriver, monkeypatch) -> None:
     blob = store(storage, png(100, 100))
-    monkeypatch.setattr(thumbnails, "render_thumbnail", _fail_render)
+    monkeypatch.setattr(thumbnails, "decode_source", _fail_render)
     with pytest.raises(UnprocessableContent) as raised:
         ensure_thumbnail(storage, blob.sha256, 20, max_pixels=LIMIT, max_source_bytes=100)
     assert raised.value.code == "SOURCE_TOO_LARGE"
@@ -217,7 +217,7 @@ def test_concurrent_requests_render_once(storage: LocalDriver, monkeypatch) -> N
     key = thumbnail_key(blob.sha256, 50)
     threads_count = 6
     renders: list[int] = []
-    real_render = thumbnails.render_thumbnail
+    real_render = thumbnails.decode_source
     changed = threading.Condition()
 
     class ObservedKeyLock:
@@ -245,7 +245,7 @@ def test_concurrent_requests_render_once(storage: LocalDriver, monkeypatch) -> N
         return real_render(*args, **kwargs)
 
     monkeypatch.setattr(thumbnails, "_KeyLock", ObservedKeyLock)
-    monkeypatch.setattr(thumbnails, "render_thumbnail", render_when_everyone_waits)
+    monkeypatch.setattr(thumbnails, "decode_source", render_when_everyone_waits)
     barrier = threading.Barrier(threads_count)
     results: list[int] = []
     errors: list[BaseException] = []
@@ -285,7 +285,7 @@ def test_concurrent_cold_requests_to_one_app_render_once(
     key = thumbnail_key(blob.sha256, 300)
     requests_count = 8
     renders: list[int] = []
-    real_render = thumbnails.render_thumbnail
+    real_render = thumbnails.decode_source
     queued = threading.Condition()
 
     class ObservedKeyLock:
@@ -311,7 +311,7 @@ def test_concurrent_cold_requests_to_one_app_render_once(
         return real_render(*args, **kwargs)
 
     monkeypatch.setattr(thumbnails, "_KeyLock", ObservedKeyLock)
-    monkeypatch.setattr(thumbnails, "render_thumbnail", render_once_everyone_waits)
+    monkeypatch.setattr(thumbnails, "decode_source", render_once_everyone_waits)
     barrier = threading.Barrier(requests_count)
     bodies: list[bytes] = []
 
