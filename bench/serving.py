@@ -5,7 +5,7 @@ before live events, uvicorn with h11 or without zero-copy, the a2wsgi front) run
 8 threads on a local blob folder and a PostgreSQL database of its own, like the local side of
 ``bench remote``; all run at once. Figures: ``GET /health/healthz``, a 100 KiB CAS GET and a
 warm ``?thumbnail=300`` (8 closed-loop client processes, 3 s after a 1 s warm-up), then 30
-unique 50 KiB PNG uploads in sequence. Every figure is measured on every variant back to back,
+unique 50 KiB PNG uploads in sequence and the same 5 MiB PDF uploaded 20 times (dedup). Every figure is measured on every variant back to back,
 in an order rotated every round, for ``PARTSBIN_BENCH_ROUNDS`` rounds (default 6; ``--quick``:
 2), so the machine's load hits the variants alike; the table gives each figure's median over
 the rounds with its spread, and the median of its per-round ratios to the first variant. The
@@ -37,11 +37,12 @@ import requests
 
 from bench.common import free_port, print_table, wait_for_http
 from bench.http_load import Scenario, client_pool, run_load
-from bench.remote import _worker_pid, noise_png, photo_jpeg
+from bench.remote import _worker_pid, big_pdf, noise_png, photo_jpeg
 from bench.serving_launch import VARIANTS
 
 CLIENTS = 8
 UPLOADS = 30
+DEDUP_REPEATS = 20
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -162,7 +163,21 @@ def small_uploads(target: _Target, duration: float, pool: Any) -> dict[str, floa
     }
 
 
-FIGURES = [healthz, cas_get, warm_thumbnail, small_uploads]
+def dedup_uploads(target: _Target, duration: float, pool: Any) -> dict[str, float]:
+    pdf = big_pdf(5 * 1024 * 1024)
+    target.upload(pdf, "same.pdf")
+    cpu = _cpu_seconds(target.worker)
+    started = time.perf_counter()
+    for _ in range(DEDUP_REPEATS):
+        target.upload(pdf, "same.pdf")
+    took = time.perf_counter() - started
+    return {
+        "5 MiB dedup uploads/s": DEDUP_REPEATS / took,
+        "5 MiB dedup upload CPU us": (_cpu_seconds(target.worker) - cpu) / DEDUP_REPEATS * 1e6,
+    }
+
+
+FIGURES = [healthz, cas_get, warm_thumbnail, small_uploads, dedup_uploads]
 
 
 def run(args: argparse.Namespace) -> None:

@@ -48,6 +48,20 @@ class _CountingInput:
     def read(self, size: int | None = -1) -> bytes:
         return self._seen(self._stream.read(size), size)
 
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            data = self.read(len(buffer))
+            memoryview(buffer).cast("B")[: len(data)] = data
+            return len(data)
+        count = readinto(buffer) or 0
+        self.read_bytes += count
+        if not count and len(buffer):
+            self.at_end = True
+        if self.length is not None and self.read_bytes >= self.length:
+            self.at_end = True
+        return count
+
     def readline(self, size: int | None = -1) -> bytes:
         return self._seen(self._stream.readline(size), size)
 

@@ -5,7 +5,9 @@ and the threads, since on a busy 2-core machine each one is a wake-up and a wait
 
 * a request body of at most :data:`PREFETCH_BYTES` (with a ``Content-Length``) is read on the
   loop before the request goes to a thread, which then never waits on the loop to read it;
-  larger and chunked bodies are streamed to the thread as it reads;
+  larger and chunked bodies are streamed to the thread: from its first read on, the loop reads
+  ahead of it, up to :data:`READ_AHEAD_BYTES` not yet taken, so the thread waits on the loop only
+  when the client has sent nothing new (not once per piece the server reads);
 * a response with a ``Content-Length`` of at most :data:`BUFFER_BYTES` goes back to the loop in
   one piece once the app is done (start, body and end in one hand-off); a larger or unsized
   one streams, each chunk handed over without waiting unless more than
@@ -33,7 +35,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -51,6 +53,8 @@ _Item = tuple[list[Message], int, bool, "FileBody | None"] | BaseException
 #: A request body up to this size (by its ``Content-Length``) is read before the app runs
 #: (what uvicorn buffers anyway before it pauses reading).
 PREFETCH_BYTES = 64 * 1024
+#: A streamed request body is read this far ahead of the thread that reads it.
+READ_AHEAD_BYTES = 1024 * 1024
 #: A response of known length up to this size is handed to the loop whole.
 BUFFER_BYTES = 256 * 1024
 #: A streamed response waits while more than this is handed over and not yet written.
@@ -134,17 +138,22 @@ class _Exchange:
         # loop side
         self._inbox: deque[_Item] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._reading: Future[tuple[bytes, bool]] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._room: asyncio.Future[None] | None = None  # the pump waits for the thread to read
         # thread side
         self._start: Message | None = None
         self._started = False  # the start message was handed over
         self._buffered = False
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        # shared
+        # shared (under _flow)
         self._flow = threading.Condition()
         self._in_flight = 0
         self._abandoned = False
+        self._body: list[bytes] = []  # read ahead, not yet taken by the thread
+        self._body_bytes = 0
+        self._body_ended = False
+        self._pumping = False
 
     # --- loop side ------------------------------------------------------------------------
 
@@ -188,14 +197,46 @@ class _Exchange:
         with self._flow:
             self._abandoned = True
             self._flow.notify_all()
-        if self._reading is not None:
-            self._reading.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
 
-    async def _read(self) -> tuple[bytes, bool]:
-        message = await self._receive()
-        if message["type"] != "http.request":
-            return b"", False
-        return message.get("body", b""), bool(message.get("more_body", False))
+    def _start_pump(self) -> None:
+        if not self._abandoned:
+            self._pump = self.loop.create_task(self._read_ahead())
+
+    async def _read_ahead(self) -> None:
+        """Read the request body into ``_body`` while less than :data:`READ_AHEAD_BYTES` wait
+        there; a disconnect ends the body (the app sees it short)."""
+        try:
+            more = True
+            while more:
+                with self._flow:
+                    full = self._body_bytes >= READ_AHEAD_BYTES and not self._abandoned
+                    if full:
+                        self._room = self.loop.create_future()
+                if full:
+                    assert self._room is not None
+                    await self._room
+                    continue
+                message = await self._receive()
+                more = message["type"] == "http.request" and bool(message.get("more_body"))
+                data = message.get("body", b"") if message["type"] == "http.request" else b""
+                with self._flow:
+                    if data:
+                        self._body.append(data)
+                        self._body_bytes += len(data)
+                    self._body_ended = not more
+                    self._flow.notify_all()
+        except BaseException:
+            with self._flow:
+                self._body_ended = True
+                self._flow.notify_all()
+            raise
+
+    def _make_room(self) -> None:
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)
 
     # --- thread side ----------------------------------------------------------------------
 
@@ -305,29 +346,50 @@ class _Exchange:
             with self._flow:
                 self._abandoned = True
 
-    def read_more(self, timeout: float | None) -> tuple[bytes, bool]:
-        """The next piece of the request body and whether more follows (thread side); raises
-        :class:`TimeoutError` when none came within ``timeout`` seconds (``None``: no limit)."""
-        if self._abandoned:
-            raise ClientGone("the connection closed before the request body was read")
-        try:
-            self._reading = reading = asyncio.run_coroutine_threadsafe(self._read(), self.loop)
-            return reading.result(timeout)
-        except TimeoutError:
-            reading.cancel()
-            raise
-        except (RuntimeError, CancelledError) as exc:
-            raise ClientGone("the connection closed before the request body was read") from exc
-        finally:
-            self._reading = None
+    def read_more(self, timeout: float | None) -> tuple[list[bytes], bool]:
+        """The pieces of the request body read ahead since the last call (at least one byte
+        unless it ended) and whether more may follow (thread side); raises
+        :class:`TimeoutError` when none came within ``timeout`` seconds (``None``: no limit),
+        :class:`ClientGone` when the response was abandoned."""
+        with self._flow:
+            if not self._pumping:
+                self._pumping = True
+                try:
+                    self.loop.call_soon_threadsafe(self._start_pump)
+                except RuntimeError as exc:  # the loop is closed: the worker is gone
+                    raise ClientGone("the server stopped before the request body was read") from exc
+            waited = self._flow.wait_for(
+                lambda: self._body or self._body_ended or self._abandoned, timeout
+            )
+            if not waited:
+                raise TimeoutError(f"no request body bytes came within {timeout} s")
+            if self._abandoned and not self._body:
+                raise ClientGone("the connection closed before the request body was read")
+            data = self._body
+            was_full = self._body_bytes >= READ_AHEAD_BYTES
+            self._body = []
+            self._body_bytes = 0
+            more = not self._body_ended
+        if was_full:
+            try:
+                self.loop.call_soon_threadsafe(self._make_room)
+            except RuntimeError:  # the loop is closed; the next read finds the end
+                pass
+        return data, more
 
 
 class _Input:
-    """``wsgi.input``: the prefetched body, or the body read from the loop as needed."""
+    """``wsgi.input``: the prefetched body, or the body read from the loop as needed.
+
+    The pieces the loop read are kept as they came and copied once, into what a read returns
+    (or into the caller's buffer for :meth:`readinto`).
+    """
 
     def __init__(self, exchange: _Exchange, body: bytes | None) -> None:
         self._exchange = exchange
-        self._buffer = bytearray(body or b"")
+        self._chunks: deque[bytes] = deque([body] if body else [])
+        self._offset = 0  # bytes of _chunks[0] already read
+        self._buffered = len(body or b"")
         self._more = body is None
         self._timeout: float | None = None
 
@@ -345,33 +407,88 @@ class _Input:
     def _fill(self) -> bool:
         if not self._more:
             return False
-        data, self._more = self._exchange.read_more(self._timeout)
-        self._buffer += data
+        chunks, self._more = self._exchange.read_more(self._timeout)
+        for chunk in chunks:
+            if chunk:
+                self._chunks.append(chunk)
+                self._buffered += len(chunk)
         return True
+
+    def _take(self, size: int) -> bytes:
+        """The next ``size`` buffered bytes (``size <= self._buffered``)."""
+        if not size:
+            return b""
+        first = self._chunks[0]
+        if self._offset == 0 and len(first) == size:
+            self._chunks.popleft()
+            self._buffered -= size
+            return first
+        pieces = []
+        while size:
+            first = self._chunks[0]
+            count = min(len(first) - self._offset, size)
+            pieces.append(memoryview(first)[self._offset : self._offset + count])
+            size -= count
+            self._buffered -= count
+            self._offset += count
+            if self._offset == len(first):
+                self._chunks.popleft()
+                self._offset = 0
+        return pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             while self._fill():
                 pass
-            size = len(self._buffer)
-        while len(self._buffer) < size and self._fill():
+            size = self._buffered
+        while self._buffered < size and self._fill():
             pass
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
+        return self._take(min(size, self._buffered))
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Fill ``buffer`` from what is buffered, waiting for the client only when nothing is;
+        0 at the end of the body."""
+        view = memoryview(buffer).cast("B")
+        while not self._buffered and self._fill():
+            pass
+        done = 0
+        while done < len(view) and self._chunks:
+            first = self._chunks[0]
+            count = min(len(first) - self._offset, len(view) - done)
+            view[done : done + count] = memoryview(first)[self._offset : self._offset + count]
+            done += count
+            self._offset += count
+            if self._offset == len(first):
+                self._chunks.popleft()
+                self._offset = 0
+        self._buffered -= done
+        return done
+
+    def _find(self, byte: bytes, start: int) -> int:
+        """Position of the first ``byte`` at or after ``start`` in the buffered bytes, or -1."""
+        base = 0
+        for index, chunk in enumerate(self._chunks):
+            begin = self._offset if index == 0 else 0
+            length = len(chunk) - begin
+            if start < base + length:
+                found = chunk.find(byte, begin + max(0, start - base))
+                if found >= 0:
+                    return base + found - begin
+            base += length
+        return -1
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = None if size is None or size < 0 else size
         start = 0
         while True:
-            end = self._buffer.find(b"\n", start, limit)
-            if end >= 0:
+            end = self._find(b"\n", start)
+            if end >= 0 and (limit is None or end < limit):
                 return self.read(end + 1)
-            if limit is not None and len(self._buffer) >= limit:
+            if limit is not None and self._buffered >= limit:
                 return self.read(limit)
-            start = len(self._buffer)
+            start = self._buffered
             if not self._fill():
-                return self.read(len(self._buffer))
+                return self.read(self._buffered)
 
     def readlines(self, hint: int = -1) -> list[bytes]:
         lines = []

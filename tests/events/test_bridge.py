@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.events.bridge import HIGH_WATER_BYTES, PREFETCH_BYTES, WsgiBridge
+from core.events.bridge import HIGH_WATER_BYTES, PREFETCH_BYTES, READ_AHEAD_BYTES, WsgiBridge
 
 Message = dict[str, Any]
 
@@ -161,6 +161,99 @@ def test_a_large_request_body_is_read_from_the_loop_as_the_app_reads() -> None:
     assert got["first"] == lines[0]
     assert got["first"] + got["some"] + got["rest"] == data
     assert got["after"] == b""
+
+
+def test_the_loop_reads_ahead_of_the_app_up_to_the_window_once_the_app_reads() -> None:
+    piece = 64 * 1024
+    count = 3 * READ_AHEAD_BYTES // piece
+    data = bytes(range(256)) * (count * piece // 256)
+    parts = [data[i : i + piece] for i in range(0, len(data), piece)]
+    received: list[int] = []  # pieces the loop had received, as the app saw it
+    first_read = threading.Event()
+    go_on = threading.Event()
+    got: dict[str, Any] = {}
+
+    async def receive() -> Message:
+        received.append(1)
+        await asyncio.sleep(0)
+        index = len(received) - 1
+        return {"type": "http.request", "body": parts[index], "more_body": index < count - 1}
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        got["before"] = len(received)
+        stream = environ["wsgi.input"]
+        got["first"] = stream.read(piece)
+        first_read.set()
+        go_on.wait(10)
+        got["rest"] = stream.read()
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+    async def main() -> None:
+        bridge = WsgiBridge(app, threads=1)
+        try:
+            serving = asyncio.ensure_future(
+                bridge(
+                    _scope("POST", headers=[(b"content-length", str(len(data)).encode())]),
+                    receive,
+                    _ignore,
+                )
+            )
+            while not first_read.is_set():
+                await asyncio.sleep(0.01)
+            for _ in range(50):  # the loop reads on while the app waits, to the window
+                await asyncio.sleep(0.01)
+            got["ahead"] = len(received)
+            go_on.set()
+            await asyncio.wait_for(serving, 30)
+        finally:
+            bridge.executor.shutdown(wait=True)
+
+    asyncio.run(main())
+
+    assert got["before"] == 0, "nothing is read before the app asks"
+    assert got["first"] + got["rest"] == data
+    # while the app waits the loop fills the window and stops: what the input took on the first
+    # read (the window at most) plus a window, each at most one piece over
+    window_pieces = READ_AHEAD_BYTES // piece
+    assert window_pieces < got["ahead"] <= 2 * (window_pieces + 1)
+    assert got["ahead"] < count
+    assert len(received) == count
+
+
+async def _ignore(message: Message) -> None:
+    pass
+
+
+def test_readinto_and_bounded_readline_cross_the_pieces_the_loop_read() -> None:
+    pieces = [b"ab", b"cd\nef", b"g", b"hij\n", b"klmnop"]
+    data = b"".join(pieces)
+    got: dict[str, Any] = {}
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        buffer = bytearray(3)
+        got["into"] = (stream.readinto(buffer), bytes(buffer))
+        got["line"] = stream.readline()  # "d\n", across a piece
+        got["bounded"] = stream.readline(3)  # "efg": the limit before the newline
+        got["rest_line"] = stream.readline()
+        big = bytearray(100)
+        count = stream.readinto(big)
+        got["tail"] = bytes(big[:count]) + stream.read()
+        got["end"] = stream.readinto(bytearray(4))
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+    headers = [(b"transfer-encoding", b"chunked")]
+    _serve(app, _scope("POST", headers=headers), pieces)
+
+    assert got["into"] == (3, b"abc")
+    assert got["line"] == b"d\n"
+    assert got["bounded"] == b"efg"
+    assert got["rest_line"] == b"hij\n"
+    assert got["tail"] == b"klmnop"
+    assert got["end"] == 0
+    assert b"".join([b"abc", b"d\n", b"efg", b"hij\n", b"klmnop"]) == data
 
 
 def test_a_chunked_request_body_is_read_line_by_line() -> None:
