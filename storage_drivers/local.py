@@ -39,6 +39,8 @@ from storage_drivers.url_params import parse_storage_url
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _TEMP_PREFIX = ".tmp-"
 _WRITE_CHUNK = 1024 * 1024
+#: Folders below the root found free of links are remembered up to this many (then forgotten).
+_CHECKED_FOLDERS_MAX = 100_000
 
 
 def fan_out(key: str) -> list[str]:
@@ -101,6 +103,7 @@ class LocalDriver(StorageDriver):
             ) from exc
         self.root = os.path.realpath(root)
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
+        self._checked_folders: set[str] = set()
         if not os.path.isdir(self.root):
             raise StorageMisconfigured(f"local storage root {root!r} is not a directory")
         if not os.access(self.root, os.W_OK | os.X_OK):
@@ -124,15 +127,55 @@ class LocalDriver(StorageDriver):
     # --- paths ---------------------------------------------------------------------------
 
     def path_for(self, key: str) -> str:
-        """Return the absolute, symlink-resolved path where ``key`` is stored.
+        """Return the absolute path where ``key`` is stored, below the (resolved) root.
 
-        Raises :class:`InvalidKey` if the key is unsafe or its path resolves outside the root.
+        Raises :class:`InvalidKey` if the key is unsafe or any existing part of its path below
+        the root is a symbolic link (which could lead outside the storage root; the driver never
+        makes one).
+        """
+        return self._look_up(key)[0]
+
+    def _look_up(self, key: str) -> tuple[str, os.stat_result | None]:
+        """``key``'s path and its ``lstat`` (``None``: missing), checked as :meth:`path_for` says.
+
+        A folder found free of links is remembered, so a blob in a known folder costs one
+        ``lstat``: this runs for every blob served, and each system call gives up the GIL.
+        (A folder replaced by a link while the server runs is not noticed; doing that takes
+        write access to the storage root, which lets one change any blob anyway.)
         """
         check_key(key)
-        path = os.path.realpath(os.path.join(self.root, *fan_out(key)))
-        if not path.startswith(self._root_prefix):
-            raise InvalidKey(f"storage key {key!r} resolves outside the storage root")
-        return path
+        segments = fan_out(key)
+        path = os.path.join(self.root, *segments)
+        folder = os.path.dirname(path)
+        if folder not in self._checked_folders:
+            walked = self.root
+            for segment in segments[:-1]:
+                walked = os.path.join(walked, segment)
+                try:
+                    mode = os.lstat(walked).st_mode
+                except OSError:  # missing (what put creates) or not a folder: nothing to follow
+                    return path, None
+                if stat_module.S_ISLNK(mode):
+                    raise self._through_link(key)
+            if len(self._checked_folders) >= _CHECKED_FOLDERS_MAX:
+                self._checked_folders.clear()
+            self._checked_folders.add(folder)
+        try:
+            result = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return path, None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot stat {key!r} in local storage: {exc}") from exc
+        if stat_module.S_ISLNK(result.st_mode):
+            raise self._through_link(key)
+        return path, result
+
+    @staticmethod
+    def _through_link(key: str) -> InvalidKey:
+        return InvalidKey(
+            f"storage key {key!r} passes through a symbolic link in the storage root "
+            "(which could lead outside the storage root)"
+        )
 
     # --- operations ----------------------------------------------------------------------
 
@@ -190,14 +233,8 @@ class LocalDriver(StorageDriver):
         return ClosingIterator(_read_chunks(file, remaining), file.close)
 
     def stat(self, key: str) -> BlobStat | None:
-        path = self.path_for(key)
-        try:
-            result = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise StorageUnavailable(f"cannot stat {key!r} in local storage: {exc}") from exc
-        if not stat_module.S_ISREG(result.st_mode):
+        result = self._look_up(key)[1]
+        if result is None or not stat_module.S_ISREG(result.st_mode):
             return None
         return BlobStat(key, result.st_size, _utc(result.st_mtime))
 
@@ -224,12 +261,11 @@ class LocalDriver(StorageDriver):
 
     def local_path(self, key: str) -> str | None:
         """The object's file (see :meth:`StorageDriver.local_path`), ``None`` if it is missing."""
-        path = self.path_for(key)
         try:
-            result = os.stat(path)
-        except OSError:
+            path, result = self._look_up(key)
+        except StorageUnavailable:
             return None
-        return path if stat_module.S_ISREG(result.st_mode) else None
+        return path if result is not None and stat_module.S_ISREG(result.st_mode) else None
 
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         """Walk the directory that holds ``prefix`` and yield the keys starting with it.

@@ -160,6 +160,40 @@ def test_a_symlinked_file_cannot_lead_out_of_the_root(
     assert (outside / "secret").read_bytes() == b"top secret"
 
 
+def test_a_blob_in_a_folder_already_checked_costs_one_lstat(
+    driver: LocalDriver, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = (f"cas/{hashlib.sha256(b).hexdigest()}" for b in (b"1", b"2"))
+    second = "cas/" + first[4:10] + second[10:]  # same fan-out folders as first
+    driver.put(first, io.BytesIO(b"1"), 1)
+    driver.put(second, io.BytesIO(b"2"), 1)
+    calls: list[str] = []
+    real_lstat = os.lstat
+    monkeypatch.setattr(os, "lstat", lambda path: calls.append(str(path)) or real_lstat(path))
+
+    stat = driver.stat(second)
+    assert stat is not None and (stat.key, stat.size) == (second, 1)
+    calls.clear()
+    assert driver.local_path(first) is not None
+
+    assert len(calls) == 1
+
+
+def test_a_link_planted_as_a_blob_in_a_checked_folder_is_still_refused(
+    driver: LocalDriver, root: Path, outside: Path
+) -> None:
+    key = f"cas/{hashlib.sha256(b'x').hexdigest()}"
+    driver.put(key, io.BytesIO(b"x"), 1)
+    assert driver.stat(key) is not None
+    planted = f"cas/{key[4:8]}" + "0" * 60
+    (root / Path(*fan_out(planted))).symlink_to(outside / "secret")
+
+    with pytest.raises(InvalidKey, match="symbolic link"):
+        driver.open(planted)
+    with pytest.raises(InvalidKey):
+        driver.stat(planted)
+
+
 def test_iter_keys_does_not_follow_symlinks(
     driver: LocalDriver, root: Path, outside: Path
 ) -> None:
