@@ -5,10 +5,11 @@ before live events, uvicorn with h11 or without zero-copy, the a2wsgi front) run
 8 threads on a local blob folder and a PostgreSQL database of its own, like the local side of
 ``bench remote``; all run at once. Figures: ``GET /health/healthz``, a 100 KiB CAS GET and a
 warm ``?thumbnail=300`` (8 closed-loop client processes, 3 s after a 1 s warm-up), then 30
-unique 50 KiB PNG uploads in sequence and the same 5 MiB PDF uploaded 20 times (dedup). Every figure is measured on every variant back to back,
-in an order rotated every round, for ``PARTSBIN_BENCH_ROUNDS`` rounds (default 6; ``--quick``:
-2), so the machine's load hits the variants alike; the table gives each figure's median over
-the rounds with its spread, and the median of its per-round ratios to the first variant. The
+unique 50 KiB PNG uploads in sequence and the same 5 MiB PDF uploaded 20 times (dedup). Every
+figure is measured on every variant back to back, in an order rotated every round, for
+``PARTSBIN_BENCH_ROUNDS`` rounds (default 6; ``--quick``: 2), so the machine's load hits the
+variants alike; the table gives each figure's median over the rounds with its spread, and the
+median of its per-round ratios to the first variant. The
 worker's CPU time per request (user + system, all its threads, from ``/proc``) is given too. On a
 shared 2-core machine only a difference that holds across the rounds means anything.
 
