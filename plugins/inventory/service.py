@@ -7,7 +7,11 @@ Stock rules:
 - every change writes one history row per location touched (``+n`` added, ``-n`` removed; a move
   writes both), in the same transaction as the change;
 - quantities change with single conditional statements (``qty = qty + n``, ``... WHERE qty >= n``),
-  so concurrent requests never lose or double a unit, and stock never goes below zero.
+  so concurrent requests never lose or double a unit, and stock never goes below zero;
+- the changes of one part's stock take turns: each first locks the part's row (PostgreSQL ``FOR
+  NO KEY UPDATE``, which rows referencing the part do not wait for; SQLite writers already take
+  turns). Without it two moves in opposite directions lock the two locations' rows in opposite
+  orders and deadlock.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from core.plugin_api import (
     create_owner,
     database,
     delete_owner,
+    is_sqlite,
     tuples,
     utcnow,
 )
@@ -259,6 +264,19 @@ def stock_levels(part_ids: Iterable[int]) -> dict[int, int]:
 # --- stock ------------------------------------------------------------------------------------
 
 
+def _lock_stock(part: Part) -> None:
+    """Inside a transaction: wait for, then hold, the turn to change ``part``'s stock.
+
+    Raises :class:`NotFound` if the part was deleted meanwhile.
+    """
+    if is_sqlite(database):
+        return  # the transaction holds SQLite's one write lock
+    row: Any = Part.select(Part.id).where(Part.id == part.id)  # peewee's stubs take only a bool
+    locked = row.for_update("FOR NO KEY UPDATE").scalar()
+    if locked is None:
+        raise NotFound(f"part {part.key} does not exist", {"key": part.key})
+
+
 def _history(part: Part, delta: int, reference: str) -> QuantityHistory:
     return QuantityHistory.create(part=part.id, delta_qty=delta, location_reference=reference)
 
@@ -306,6 +324,7 @@ def add_stock(part: Part, box_no: int, loc_no: int, qty: int) -> Assignment:
     try:
         with database.atomic():
             location = get_location(box_no, loc_no)
+            _lock_stock(part)
             _put(part, location, qty)
             _history(part, qty, reference)
     except peewee.IntegrityError:  # the location or the part went away meanwhile
@@ -325,6 +344,7 @@ def remove_stock(part: Part, box_no: int, loc_no: int, qty: int) -> QuantityHist
     reference = location_reference(box_no, loc_no)
     with database.atomic():
         location = get_location(box_no, loc_no)
+        _lock_stock(part)
         _take(part, location, qty, reference)
         return _history(part, -qty, reference)
 
@@ -343,6 +363,7 @@ def move_stock(part: Part, source: tuple[int, int], target: tuple[int, int], qty
     with database.atomic():
         from_location = get_location(*source)
         to_location = get_location(*target)
+        _lock_stock(part)
         _take(part, from_location, qty, from_ref)
         _put(part, to_location, qty)
         _history(part, -qty, from_ref)

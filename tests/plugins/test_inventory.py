@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -367,6 +368,47 @@ def test_suggestions_for_an_unknown_type_or_a_full_store_are_404(client, new_box
 
 
 # --- concurrency ---------------------------------------------------------------------------
+
+
+def test_opposite_moves_interleaved_take_turns_instead_of_deadlocking(
+    app, client, new_box, new_part, monkeypatch
+) -> None:
+    """Move A has taken from 1-1 and is about to put into 1-2 when move B (1-2 -> 1-1) starts:
+    without the part's stock lock B would take from 1-2 and wait for 1-1 (held by A) while A
+    waits for 1-2 (held by B), a deadlock the database breaks by failing one of them."""
+    from plugins.inventory import service
+
+    new_box(4)
+    key = new_part()["key"]
+    assert add(client, key, 1, 1, 10).status_code == 201
+    assert add(client, key, 1, 2, 10).status_code == 201
+    a_took, b_putting = threading.Event(), threading.Event()
+    real_put = service._put
+
+    def put(part: Any, location: Any, qty: int) -> None:
+        if threading.current_thread().name == "move-a":
+            a_took.set()
+            b_putting.wait(timeout=1.5)  # B gets there first only if nothing stops it
+        else:
+            b_putting.set()
+        real_put(part, location, qty)
+
+    monkeypatch.setattr(service, "_put", put)
+    statuses: dict[str, int] = {}
+
+    def run(name: str, source: tuple[int, int], target: tuple[int, int]) -> None:
+        statuses[name] = move(app.test_client(), key, source, target, 2).status_code
+
+    a = threading.Thread(target=run, args=("a", (1, 1), (1, 2)), name="move-a")
+    b = threading.Thread(target=run, args=("b", (1, 2), (1, 1)), name="move-b")
+    a.start()
+    assert a_took.wait(timeout=10)
+    b.start()
+    a.join(timeout=30)
+    b.join(timeout=30)
+    assert statuses == {"a": 204, "b": 204}
+    pid = _part_id(app, key)
+    assert sorted(loc["qty"] for loc in locations_of(app, pid)) == [10, 10]
 
 
 def test_concurrent_moves_removes_and_adds_never_lose_or_double_a_unit(
