@@ -70,6 +70,8 @@ try:
     import botocore.utils
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
+
+    from storage_drivers import s3_listing
 except ImportError as exc:  # pragma: no cover - reported when a driver is built
     _IMPORT_ERROR: ImportError | None = exc
 else:
@@ -474,8 +476,7 @@ def _shared_session() -> Any:
     with _session_lock:
         if _session is None:
             core_session = botocore.session.get_session()
-            parsers = core_session.get_component("response_parser_factory")
-            parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+            s3_listing.install(core_session, parse_timestamp)
             _session = boto3.session.Session(botocore_session=core_session)
         return _session
 

@@ -1,0 +1,92 @@
+"""botocore's S3 answer parser with a fast path for the objects of a listing page.
+
+botocore walks every XML element of an answer through its generic, model-driven parser: about
+30 us per listed object, which made parsing most of ``partsbin check`` and ``gc`` on a store of
+300k objects. :class:`ListingParser` reads the scalar fields of each listed object (``Key``,
+``Size``, ``LastModified``...) straight from the element and hands everything else to botocore,
+so the parsed answer is the one botocore would build, field for field (a test compares them).
+It is installed through the session's ``response_parser_factory`` component, the customisation
+point botocore offers for parsing (:func:`install`).
+
+Only imported when boto3 is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore import parsers
+
+# The stubs of botocore declare only the public methods; this module overrides and calls the
+# parser's internal ones, so it sees the classes untyped.
+_RestXMLParser: Any = parsers.RestXMLParser
+_ResponseParserFactory: Any = parsers.ResponseParserFactory
+
+#: The model shape of the ``Contents`` of ListObjectsV2 (and ListObjects) answers.
+OBJECT_LIST_SHAPE = "ObjectList"
+
+
+class ListingParser(_RestXMLParser):
+    """The ``rest-xml`` parser, with listed objects' scalar fields read without the model walk.
+
+    An object element whose children are not each a distinct, known scalar field (a nested
+    ``Owner``, a repeated tag) goes through botocore's generic parse, as does everything else.
+    """
+
+    def __init__(self, timestamp_parser: Callable[[str], datetime], **kwargs: Any) -> None:
+        super().__init__(timestamp_parser=timestamp_parser, **kwargs)
+        self._parse_time = timestamp_parser
+        self._tag_names: dict[str, str] = {}
+
+    def _handle_list(self, shape: Any, node: Any) -> Any:
+        if shape.name != OBJECT_LIST_SHAPE:
+            return super()._handle_list(shape, node)
+        member = shape.member
+        return [self._object(member, element) for element in (
+            node if isinstance(node, list) else [node]
+        )]
+
+    def _object(self, shape: Any, element: Any) -> dict[str, Any]:
+        parsed: dict[str, Any] = {}
+        for child in element:
+            name = self._tag_names.get(child.tag)
+            if name is None:
+                name = self._tag_names[child.tag] = self._node_tag(child)
+            text = child.text or ""
+            if name in parsed:
+                return self._parse_shape(shape, element)
+            if name in _STRINGS:
+                parsed[name] = text
+            elif name == "Size":
+                parsed[name] = int(text)
+            elif name == "LastModified":
+                parsed[name] = self._parse_time(text)
+            elif name in shape.members:
+                return self._parse_shape(shape, element)
+            # botocore drops elements the model does not name; so does this.
+        return parsed
+
+
+#: Scalar string members of a listed object.
+_STRINGS = frozenset({"Key", "ETag", "StorageClass", "ChecksumType"})
+
+
+class ResponseParsers(_ResponseParserFactory):
+    """botocore's parser factory, making a :class:`ListingParser` for ``rest-xml`` (S3)."""
+
+    def __init__(self, timestamp_parser: Callable[[str], datetime]) -> None:
+        super().__init__()
+        self.set_parser_defaults(timestamp_parser=timestamp_parser)
+        self._timestamp_parser = timestamp_parser
+
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "rest-xml":
+            return ListingParser(timestamp_parser=self._timestamp_parser)
+        return super().create_parser(protocol_name)
+
+
+def install(core_session: Any, timestamp_parser: Callable[[str], datetime]) -> None:
+    """Make ``core_session`` (a botocore session, before any client) parse with these parsers."""
+    core_session.register_component("response_parser_factory", ResponseParsers(timestamp_parser))
