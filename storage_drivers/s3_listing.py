@@ -8,6 +8,12 @@ so the parsed answer is the one botocore would build, field for field (a test co
 It is installed through the session's ``response_parser_factory`` component, the customisation
 point botocore offers for parsing (:func:`install`).
 
+botocore also parses every S3 answer of status 200 once more before that, only to look for an
+``<Error>`` root (S3 can report an error with a 200) or XML cut short, and turns either into a
+500 that its retry logic retries. For listings, :func:`flag_embedded_error` makes the same
+decision from the answer's last bytes: a complete listing ends with its closing root tag, an
+error or a cut-short answer does not.
+
 Only imported when boto3 is installed.
 """
 
@@ -17,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from botocore import parsers
+from botocore import handlers, parsers
 
 # The stubs of botocore declare only the public methods; this module overrides and calls the
 # parser's internal ones, so it sees the classes untyped.
@@ -87,6 +93,36 @@ class ResponseParsers(_ResponseParserFactory):
         return super().create_parser(protocol_name)
 
 
+#: Operations whose answers :func:`flag_embedded_error` checks by their last bytes.
+LISTING_OPERATIONS = {
+    "ListObjectsV2": b"</ListBucketResult>",
+    "ListObjects": b"</ListBucketResult>",
+}
+
+_BOTOCORE_200_CHECK: Callable[..., None] | None = getattr(handlers, "_handle_200_error", None)
+
+
+def flag_embedded_error(operation_model: Any, response_dict: dict[str, Any], **kwargs: Any) -> None:
+    """botocore's ``before-parse`` check of S3 answers, without a parse for listings.
+
+    A listing answered 200 whose body does not end with the listing's closing tag (an
+    ``<Error>`` document, or XML cut short) gets status 500, as botocore's own check gives it,
+    so it is retried; every other operation goes to botocore's check.
+    """
+    closing = LISTING_OPERATIONS.get(operation_model.name)
+    if closing is None:
+        if _BOTOCORE_200_CHECK is not None:
+            _BOTOCORE_200_CHECK(operation_model, response_dict, **kwargs)
+        return
+    body = response_dict.get("body")
+    if response_dict.get("status_code") == 200 and body and not body.rstrip().endswith(closing):
+        response_dict["status_code"] = 500
+
+
 def install(core_session: Any, timestamp_parser: Callable[[str], datetime]) -> None:
-    """Make ``core_session`` (a botocore session, before any client) parse with these parsers."""
+    """Make ``core_session`` (a botocore session, before any client) parse with these parsers
+    and check listings for embedded errors with :func:`flag_embedded_error`."""
     core_session.register_component("response_parser_factory", ResponseParsers(timestamp_parser))
+    if _BOTOCORE_200_CHECK is not None:
+        core_session.unregister("before-parse.s3.*", _BOTOCORE_200_CHECK)
+        core_session.register("before-parse.s3.*", flag_embedded_error)
