@@ -79,6 +79,16 @@ def accepts_keyword(method: object, name: str) -> bool:
     return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
+def sorted_listing(
+    driver: StorageDriver, prefix: str, alphabet: str | None = None
+) -> Iterator[BlobStat]:
+    """``driver.iter_sorted_keys(prefix, alphabet)``, also for a driver that overrides
+    :meth:`~StorageDriver.iter_sorted_keys` without ``alphabet`` (it lists the whole prefix)."""
+    if alphabet and accepts_keyword(driver.iter_sorted_keys, "alphabet"):
+        return driver.iter_sorted_keys(prefix, alphabet=alphabet)
+    return driver.iter_sorted_keys(prefix)
+
+
 def check_key(key: str) -> str:
     """Return ``key`` if it is a safe key, else raise :class:`InvalidKey`.
 
@@ -145,8 +155,14 @@ class StorageDriver(abc.ABC):
     #: does); if not, :meth:`iter_sorted_keys` sorts in memory.
     lists_sorted: bool = False
 
-    def iter_sorted_keys(self, prefix: str = "") -> Iterator[BlobStat]:
-        """Like :meth:`iter_keys`, in ascending key order (streamed when :attr:`lists_sorted`)."""
+    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
+        """Like :meth:`iter_keys`, in ascending key order (streamed when :attr:`lists_sorted`).
+
+        ``alphabet`` tells that the caller wants only keys whose character after ``prefix`` is
+        one of its characters (the CAS passes the hex digits): a remote driver may then list
+        one sub-prefix per character, several at once (:func:`~storage_drivers.streams.
+        split_listing`), and leave the other keys out. Drivers may ignore it.
+        """
         if self.lists_sorted:
             return self.iter_keys(prefix)
         return iter(sorted(self.iter_keys(prefix), key=lambda stat: stat.key))

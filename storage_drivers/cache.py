@@ -43,7 +43,7 @@ import stat as stat_module
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from storage_drivers.base import (
@@ -52,6 +52,7 @@ from storage_drivers.base import (
     StorageMisconfigured,
     accepts_keyword,
     check_key,
+    sorted_listing,
 )
 from storage_drivers.local import fan_out
 from storage_drivers.streams import CHUNK_SIZE, ClosingIterator, check_range
@@ -412,6 +413,7 @@ class CachingDriver(StorageDriver):
     def __init__(self, inner: StorageDriver, cache: BlobCache) -> None:
         self.inner = inner
         self.cache = cache
+        self.lists_sorted = inner.lists_sorted
         self._sizes: OrderedDict[str, int] = OrderedDict()
         self._sizes_lock = threading.Lock()
 
@@ -506,8 +508,17 @@ class CachingDriver(StorageDriver):
         if is_cacheable(key):
             self.cache.discard(key)
 
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.inner.delete_many(keys)
+        for key in keys:
+            if is_cacheable(key):
+                self.cache.discard(key)
+
     def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
         return self.inner.iter_keys(prefix)
+
+    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
+        return sorted_listing(self.inner, prefix, alphabet)
 
     def presigned_get_url(
         self,

@@ -51,6 +51,7 @@ from storage_drivers.streams import (
     SizeCheckingReader,
     check_range,
     read_ahead,
+    split_listing,
 )
 from storage_drivers.url_params import bool_param, parse_storage_url, seconds_param
 
@@ -270,6 +271,13 @@ class MinioDriver(StorageDriver):
         """List recursively (the SDK pages through ListObjectsV2), the next pages fetched ahead."""
         check_prefix(prefix)
         return read_ahead(lambda: self._listing_pages(prefix))
+
+    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
+        """ListObjectsV2 order; with ``alphabet``, one listing per character, several at once."""
+        check_prefix(prefix)
+        if not alphabet:
+            return self.iter_keys(prefix)
+        return split_listing(self._listing_pages, prefix, alphabet)
 
     def _listing_pages(self, prefix: str) -> Iterator[list[BlobStat]]:
         skip = len(self._root)

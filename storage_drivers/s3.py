@@ -54,6 +54,7 @@ from storage_drivers.streams import (
     SizeCheckingReader,
     check_range,
     read_ahead,
+    split_listing,
 )
 from storage_drivers.url_params import (
     bool_param,
@@ -362,6 +363,13 @@ class S3Driver(StorageDriver):
         """List with ListObjectsV2, 1,000 keys per page, the next pages fetched ahead."""
         check_prefix(prefix)
         return read_ahead(lambda: self._listing_pages(prefix))
+
+    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
+        """ListObjectsV2 order; with ``alphabet``, one listing per character, several at once."""
+        check_prefix(prefix)
+        if not alphabet:
+            return self.iter_keys(prefix)
+        return split_listing(self._listing_pages, prefix, alphabet)
 
     def _listing_pages(self, prefix: str) -> Iterator[list[BlobStat]]:
         paginator = self._client.get_paginator("list_objects_v2")

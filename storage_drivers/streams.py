@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -94,6 +95,9 @@ class ClosingIterator(Iterator[bytes]):
 
 #: Pages :func:`read_ahead` fetches before the consumer asks for them.
 READ_AHEAD_PAGES = 2
+#: Sub-listings :func:`split_listing` keeps fetching at once, and the pages each runs ahead.
+LISTING_STREAMS = 8
+LISTING_STREAM_PAGES = 4
 _DONE = object()
 
 
@@ -102,21 +106,58 @@ class _Failed:
         self.error = error
 
 
-def read_ahead(
-    pages: Callable[[], Iterable[list[T]]], depth: int = READ_AHEAD_PAGES
-) -> Iterator[T]:
-    """Yield the items of ``pages()`` in order, a background thread fetching ``depth`` pages ahead.
+class ReadAhead(Iterator[T]):
+    """The items of a page source, in order, fetched by a background thread ``depth`` pages
+    ahead (see :func:`read_ahead`). The thread starts on the first ``next()`` or on
+    :meth:`start`; :meth:`close`, or dropping the iterator, stops it."""
 
-    For listings: while the caller works on one page, the next request is already on the wire,
-    so a listing costs about max(requests, consumer) instead of their sum; memory stays bounded
-    by ``depth + 2`` pages. ``pages`` is called in the thread, so it must be thread-safe to run
-    there (boto3 and MinIO clients are). An exception it raises is raised to the caller after the
-    items before it. Closing the returned iterator, or dropping it, stops the thread after at
-    most the page in flight.
-    """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    def __init__(self, pages: Callable[[], Iterable[list[T]]], depth: int) -> None:
+        self._pages = pages
+        self._handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._page: Iterator[T] = iter(())
+        self._finished = False
 
+    def start(self) -> None:
+        """Start fetching now (once), before anyone asks for an item."""
+        if self._thread is None and not self._finished:
+            # The thread must not reference ``self``, or dropping the iterator would not stop it.
+            self._thread = threading.Thread(
+                target=_produce, args=(self._pages, self._handoff, self._stop),
+                name="partsbin-read-ahead", daemon=True,
+            )
+            self._thread.start()
+
+    def __next__(self) -> T:
+        while True:
+            for item in self._page:
+                return item
+            if self._finished:
+                raise StopIteration
+            self.start()
+            page = self._handoff.get()
+            if page is _DONE or isinstance(page, _Failed):
+                self.close()
+                if isinstance(page, _Failed):
+                    raise page.error
+                raise StopIteration
+            self._page = iter(cast(list[T], page))
+
+    def close(self) -> None:
+        """Stop the thread (after at most the page in flight); no more items come."""
+        self._finished = True
+        self._page = iter(())
+        self._stop.set()
+
+    def __del__(self) -> None:
+        self._stop.set()
+
+
+def _produce(
+    pages: Callable[[], Iterable[list[object]]], handoff: queue.Queue[object],
+    stop: threading.Event,
+) -> None:
     def deliver(item: object) -> bool:
         while not stop.is_set():
             try:
@@ -126,29 +167,57 @@ def read_ahead(
                 continue
         return False
 
-    def produce() -> None:
-        try:
-            for page in pages():
-                if not deliver(page):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            deliver(_Failed(exc))
-            return
-        deliver(_DONE)
+    try:
+        for page in pages():
+            if not deliver(page):
+                return
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+        deliver(_Failed(exc))
+        return
+    deliver(_DONE)
+
+
+def read_ahead(
+    pages: Callable[[], Iterable[list[T]]], depth: int = READ_AHEAD_PAGES
+) -> ReadAhead[T]:
+    """Yield the items of ``pages()`` in order, a background thread fetching ``depth`` pages ahead.
+
+    For listings: while the caller works on one page, the next request is already on the wire,
+    so a listing costs about max(requests, consumer) instead of their sum; memory stays bounded
+    by ``depth + 2`` pages. ``pages`` is called in the thread, so it must be thread-safe to run
+    there (boto3 and MinIO clients are). An exception it raises is raised to the caller after the
+    items before it. Closing the returned iterator, or dropping it, stops the thread after at
+    most the page in flight.
+    """
+    return ReadAhead(pages, depth)
+
+
+def split_listing(
+    pages_under: Callable[[str], Iterable[list[T]]], prefix: str, alphabet: str,
+    streams: int = LISTING_STREAMS, depth: int = LISTING_STREAM_PAGES,
+) -> Iterator[T]:
+    """The items of ``pages_under(prefix + c)`` for each character ``c`` of ``alphabet`` in
+    ascending order, one after the other, up to ``streams`` of these listings fetching at once.
+
+    For remote stores whose listing waits on the server (SeaweedFS lists ``thumbs/`` one folder
+    per hash): the next listings are already running while the caller reads the current one.
+    Memory stays bounded by ``streams * (depth + 2)`` pages. Keys whose character after
+    ``prefix`` is not in ``alphabet`` are not listed.
+    """
+    listings = [
+        read_ahead(functools.partial(pages_under, prefix + char), depth)
+        for char in sorted(set(alphabet))
+    ]
 
     def consume() -> Iterator[T]:
-        thread = threading.Thread(target=produce, name="partsbin-read-ahead", daemon=True)
-        thread.start()
         try:
-            while True:
-                item = handoff.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield from cast(list[T], item)
+            for index, listing in enumerate(listings):
+                for ahead in listings[index : index + streams]:
+                    ahead.start()
+                yield from listing
         finally:
-            stop.set()
+            for listing in listings:
+                listing.close()
 
     return consume()
 

@@ -28,9 +28,10 @@ from flask.cli import with_appcontext
 
 from core.attachments.entities import entity_registry
 from core.attachments.models import Attachment, AttachmentSet
+from core.cas.ingest import HEX_DIGITS
 from core.db import tuples
 from core.state import PartsbinState, get_state
-from storage_drivers.base import StorageError
+from storage_drivers.base import StorageError, sorted_listing
 
 log = logging.getLogger("partsbin.check")
 
@@ -169,7 +170,9 @@ def _storage_violations(
     With ``deep``, every present ``cas/`` blob is also downloaded and re-hashed, by
     :data:`DEEP_WORKERS` threads with at most that many blobs in flight.
     """
-    listing = (s.key for s in state.storage.iter_sorted_keys("cas/") if _CAS_KEY.match(s.key))
+    listing = (
+        s.key for s in sorted_listing(state.storage, "cas/", HEX_DIGITS) if _CAS_KEY.match(s.key)
+    )
     head = next(listing, None)
     previous = ""
     window: deque[Future[Violation | None]] = deque()

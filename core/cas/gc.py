@@ -45,12 +45,12 @@ from typing import Protocol, TypeVar
 
 from flask import current_app, has_app_context
 
-from core.cas.ingest import SHA256_HEX, cas_key, sha256_of_key
+from core.cas.ingest import HEX_DIGITS, SHA256_HEX, cas_key, sha256_of_key
 from core.cas.locks import blob_transaction, lock_blobs
 from core.cas.thumbnails import THUMBS_PREFIX
 from core.plugins import PluginError
 from core.state import PartsbinState
-from storage_drivers.base import BlobStat, StorageError
+from storage_drivers.base import BlobStat, StorageError, sorted_listing
 
 log = logging.getLogger("partsbin.gc")
 
@@ -267,8 +267,10 @@ _BLOB_KEY = re.compile(r"^cas/([0-9a-f]{64})$")
 def _by_hash(state: PartsbinState, report: GcReport,
              ) -> Iterator[tuple[str, BlobStat | None, list[BlobStat]]]:
     """``(hash, blob or None, thumbnails)`` in ascending hash order (two sorted listings)."""
-    blobs = _ascending(state.storage.iter_sorted_keys("cas/"), _BLOB_KEY, report)
-    thumbs = _ascending(state.storage.iter_sorted_keys(THUMBS_PREFIX), _THUMB_KEY, report)
+    blobs = _ascending(sorted_listing(state.storage, "cas/", HEX_DIGITS), _BLOB_KEY, report)
+    thumbs = _ascending(
+        sorted_listing(state.storage, THUMBS_PREFIX, HEX_DIGITS), _THUMB_KEY, report
+    )
     groups = (
         (sha, [stat for _, stat in group])
         for sha, group in itertools.groupby(thumbs, key=lambda item: item[0])

@@ -17,6 +17,8 @@ from core.cas.validate import validate_content
 from storage_drivers.base import StorageDriver
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # use with fullmatch
+#: The characters of a hash: every key under ``cas/`` and ``thumbs/`` goes on with one of them.
+HEX_DIGITS = "0123456789abcdef"
 
 
 class Readable(Protocol):

@@ -253,6 +253,23 @@ def test_iter_sorted_keys_yields_hash_keys_and_thumbnails_in_ascending_order(
     for prefix in ("cas/", "thumbs/"):
         listed = [stat.key for stat in driver.iter_sorted_keys(prefix)]
         assert listed == sorted(key for key in keys if key.startswith(prefix))
+        by_digit = [stat.key for stat in driver.iter_sorted_keys(prefix, "0123456789abcdef")]
+        assert by_digit == listed
+
+
+def test_a_listing_split_by_alphabet_crosses_pages_in_order_and_may_skip_other_keys(
+    driver: StorageDriver,
+) -> None:
+    keys = [f"split/{digit}{index:04d}" for digit in "0af" for index in range(700)]
+    keys += ["split/README", "split/x_9"]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: put_bytes(driver, key, b"x"), keys))
+
+    listed = [stat.key for stat in driver.iter_sorted_keys("split/", "fa0123")]
+
+    wanted = sorted(key for key in keys if key[len("split/") : len("split/") + 1] in "fa0123")
+    assert [key for key in listed if key in wanted] == wanted
+    assert set(listed) <= set(keys)
 
 
 def test_iter_keys_yields_keys_starting_with_the_prefix(driver: StorageDriver) -> None:
