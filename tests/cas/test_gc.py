@@ -396,6 +396,18 @@ def _new_set(app: Flask) -> int:
         return int(AttachmentSet.create().id)
 
 
+def _pausing_storage(
+    app: Flask, tmp_path: Path, operation: str, data: bytes
+) -> tuple[PausingDriver, str]:
+    """The app's storage replaced by a :class:`PausingDriver` pausing at ``operation`` of the
+    blob of ``data`` (not armed yet); returns it and the blob's hash."""
+    sha = hashlib.sha256(data).hexdigest()
+    driver = PausingDriver(str(tmp_path / "paused"), operation, f"cas/{sha}")
+    state = get_state(app)
+    state.storage = state.read_storage = driver
+    return driver, sha
+
+
 def test_new_bytes_cannot_be_collected_between_their_put_and_their_row_even_with_grace_0(
     app: Flask, tmp_path: Path, db_url: str
 ) -> None:
@@ -404,10 +416,7 @@ def test_new_bytes_cannot_be_collected_between_their_put_and_their_row_even_with
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite stores the bytes before its one write lock is taken")
     data = png(33, 17)
-    sha = hashlib.sha256(data).hexdigest()
-    driver = PausingDriver(str(tmp_path / "paused"), "put", f"cas/{sha}")
-    state = get_state(app)
-    state.storage = state.read_storage = driver
+    driver, sha = _pausing_storage(app, tmp_path, "put", data)
     driver.armed = True
 
     answer, report = _race_upload_against_gc(app, driver, data, dt.timedelta(0))
@@ -425,10 +434,7 @@ def test_a_dedup_hit_cannot_lose_its_blob_between_its_stat_and_its_row(
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite checks again under its one write lock; nothing to observe")
     data = png(35, 19)
-    sha = hashlib.sha256(data).hexdigest()
-    driver = PausingDriver(str(tmp_path / "paused"), "stat", f"cas/{sha}")
-    state = get_state(app)
-    state.storage = state.read_storage = driver
+    driver, sha = _pausing_storage(app, tmp_path, "stat", data)
     put_blob(app, data)  # an old orphan (the clock of the GC run is two days ahead)
     driver.armed = True
 

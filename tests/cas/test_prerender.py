@@ -27,6 +27,7 @@ from core.cas.ingest import ingest
 from core.cas.thumbnails import PRERENDER_MIN_BYTES, decode_source, thumbnail_key
 from core.cli import cli
 from core.state import get_state
+from tests.cas.key_locks import observed_key_lock
 from tests.storage.targets import remote_url
 
 LADDER = (150, 300, 500)
@@ -184,21 +185,6 @@ def test_a_cold_request_during_the_prerender_waits_for_it_and_renders_nothing(
     waiting = threading.Condition()
     target: dict[str, str] = {}
 
-    class ObservedKeyLock:
-        def __init__(self) -> None:
-            self.lock = threading.Lock()
-            self._users = 0
-
-        @property
-        def users(self) -> int:
-            return self._users
-
-        @users.setter
-        def users(self, value: int) -> None:
-            with waiting:
-                self._users = value
-                waiting.notify_all()
-
     rendering = threading.Event()
 
     def until_the_request_waits() -> None:
@@ -210,7 +196,7 @@ def test_a_cold_request_during_the_prerender_waits_for_it_and_renders_nothing(
             assert waiting.wait_for(lambda: entry.users == 2, timeout=30)
 
     decodes = DecodeCounter(before=until_the_request_waits)
-    monkeypatch.setattr(thumbnails, "_KeyLock", ObservedKeyLock)
+    monkeypatch.setattr(thumbnails, "_KeyLock", observed_key_lock(waiting))
     monkeypatch.setattr(thumbnails, "decode_source", decodes)
     data = photo()
     sha_hex = hashlib.sha256(data).hexdigest()

@@ -23,6 +23,7 @@ from tests.cas.conftest import (
     png,
     png_header_claiming,
 )
+from tests.cas.key_locks import observed_key_lock
 
 LIMIT = 50_000_000
 
@@ -220,23 +221,6 @@ def test_concurrent_requests_render_once(storage: LocalDriver, monkeypatch) -> N
     real_render = thumbnails.decode_source
     changed = threading.Condition()
 
-    class ObservedKeyLock:
-        """The per-key lock entry, announcing every change of its user count."""
-
-        def __init__(self) -> None:
-            self.lock = threading.Lock()
-            self._users = 0
-
-        @property
-        def users(self) -> int:
-            return self._users
-
-        @users.setter
-        def users(self, value: int) -> None:
-            with changed:
-                self._users = value
-                changed.notify_all()
-
     def render_when_everyone_waits(*args, **kwargs) -> bytes:
         renders.append(1)
         entry = thumbnails._key_locks[key]
@@ -244,7 +228,7 @@ def test_concurrent_requests_render_once(storage: LocalDriver, monkeypatch) -> N
             assert changed.wait_for(lambda: entry.users == threads_count, timeout=10)
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(thumbnails, "_KeyLock", ObservedKeyLock)
+    monkeypatch.setattr(thumbnails, "_KeyLock", observed_key_lock(changed))
     monkeypatch.setattr(thumbnails, "decode_source", render_when_everyone_waits)
     barrier = threading.Barrier(threads_count)
     results: list[int] = []
@@ -288,21 +272,6 @@ def test_concurrent_cold_requests_to_one_app_render_once(
     real_render = thumbnails.decode_source
     queued = threading.Condition()
 
-    class ObservedKeyLock:
-        def __init__(self) -> None:
-            self.lock = threading.Lock()
-            self._users = 0
-
-        @property
-        def users(self) -> int:
-            return self._users
-
-        @users.setter
-        def users(self, value: int) -> None:
-            with queued:
-                self._users = value
-                queued.notify_all()
-
     def render_once_everyone_waits(*args, **kwargs) -> bytes:
         renders.append(1)
         entry = thumbnails._key_locks[key]
@@ -310,7 +279,7 @@ def test_concurrent_cold_requests_to_one_app_render_once(
             assert queued.wait_for(lambda: entry.users == requests_count, timeout=20)
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(thumbnails, "_KeyLock", ObservedKeyLock)
+    monkeypatch.setattr(thumbnails, "_KeyLock", observed_key_lock(queued))
     monkeypatch.setattr(thumbnails, "decode_source", render_once_everyone_waits)
     barrier = threading.Barrier(requests_count)
     bodies: list[bytes] = []
