@@ -30,15 +30,14 @@ from storage_drivers.base import (
     PRESIGNABLE_HEADERS,
     BlobNotFound,
     BlobStat,
-    StorageDriver,
     StorageError,
     StorageMisconfigured,
     StorageUnavailable,
     check_key,
-    check_prefix,
 )
 from storage_drivers.s3_common import (
     BUCKET_PROBE_PREFIX,
+    ListedInPages,
     S3Target,
     check_bucket_name,
     classify_s3_error,
@@ -50,8 +49,6 @@ from storage_drivers.streams import (
     ClosingIterator,
     SizeCheckingReader,
     check_range,
-    read_ahead,
-    split_listing,
 )
 from storage_drivers.url_params import bool_param, parse_storage_url, seconds_param
 
@@ -84,7 +81,7 @@ SECRET_KEY_ENV = "PARTSBIN_MINIO_SECRET_KEY"  # noqa: S105 - a variable name, no
 PART_SIZE = 5 * 1024 * 1024
 
 
-class MinioDriver(StorageDriver):
+class MinioDriver(ListedInPages):
     """Stores objects in one bucket of an S3-compatible server (optionally under a key prefix)."""
 
     scheme = "minio"
@@ -254,8 +251,6 @@ class MinioDriver(StorageDriver):
             if not isinstance(error, BlobNotFound):
                 raise error from exc
 
-    lists_sorted = True  # ListObjectsV2 returns keys in ascending UTF-8 byte order
-
     def delete_many(self, keys: Sequence[str]) -> None:
         """DeleteObjects through ``remove_objects`` (the SDK sends 1,000 keys per call)."""
         from minio.deleteobjects import DeleteObject
@@ -266,18 +261,6 @@ class MinioDriver(StorageDriver):
         errors = [error for error in errors if error.code != "NoSuchKey"]
         if errors:
             raise StorageUnavailable(f"S3 refused to delete {len(errors)} keys: {errors[0]}")
-
-    def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
-        """List recursively (the SDK pages through ListObjectsV2), the next pages fetched ahead."""
-        check_prefix(prefix)
-        return read_ahead(lambda: self._listing_pages(prefix))
-
-    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
-        """ListObjectsV2 order; with ``alphabet``, one listing per character, several at once."""
-        check_prefix(prefix)
-        if not alphabet:
-            return self.iter_keys(prefix)
-        return split_listing(self._listing_pages, prefix, alphabet)
 
     def _listing_pages(self, prefix: str) -> Iterator[list[BlobStat]]:
         skip = len(self._root)

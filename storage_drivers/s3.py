@@ -33,15 +33,14 @@ from storage_drivers.base import (
     PRESIGNABLE_HEADERS,
     BlobNotFound,
     BlobStat,
-    StorageDriver,
     StorageError,
     StorageMisconfigured,
     StorageUnavailable,
     check_key,
-    check_prefix,
 )
 from storage_drivers.s3_common import (
     BUCKET_PROBE_PREFIX,
+    ListedInPages,
     S3Target,
     check_bucket_name,
     classify_s3_error,
@@ -53,8 +52,6 @@ from storage_drivers.streams import (
     ClosingIterator,
     SizeCheckingReader,
     check_range,
-    read_ahead,
-    split_listing,
 )
 from storage_drivers.url_params import (
     bool_param,
@@ -95,7 +92,7 @@ _PART_SIZE = 8 * 1024 * 1024
 _CONCURRENCY = 2
 
 
-class S3Driver(StorageDriver):
+class S3Driver(ListedInPages):
     """Stores objects in one S3 bucket (optionally under a key prefix); thread-safe."""
 
     scheme = "s3"
@@ -345,8 +342,6 @@ class S3Driver(StorageDriver):
         except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as exc:
             raise self._translate(exc, key) from exc
 
-    lists_sorted = True  # ListObjectsV2 returns keys in ascending UTF-8 byte order
-
     def delete_many(self, keys: Sequence[str]) -> None:
         """DeleteObjects, 1,000 keys per call (the S3 maximum)."""
         for start in range(0, len(keys), 1000):
@@ -358,18 +353,6 @@ class S3Driver(StorageDriver):
             errors = [e for e in answer.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
             if errors:
                 raise StorageUnavailable(f"S3 refused to delete {len(errors)} keys: {errors[0]}")
-
-    def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
-        """List with ListObjectsV2, 1,000 keys per page, the next pages fetched ahead."""
-        check_prefix(prefix)
-        return read_ahead(lambda: self._listing_pages(prefix))
-
-    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
-        """ListObjectsV2 order; with ``alphabet``, one listing per character, several at once."""
-        check_prefix(prefix)
-        if not alphabet:
-            return self.iter_keys(prefix)
-        return split_listing(self._listing_pages, prefix, alphabet)
 
     def _listing_pages(self, prefix: str) -> Iterator[list[BlobStat]]:
         paginator = self._client.get_paginator("list_objects_v2")

@@ -1,17 +1,23 @@
-"""What the ``s3`` and ``minio`` drivers share: bucket and prefix checks, error translation."""
+"""What the ``s3`` and ``minio`` drivers share: bucket and prefix checks, listing, errors."""
 
 from __future__ import annotations
 
+import abc
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from storage_drivers.base import (
     BlobNotFound,
+    BlobStat,
     InvalidKey,
+    StorageDriver,
     StorageMisconfigured,
     StorageUnavailable,
     check_key,
+    check_prefix,
 )
+from storage_drivers.streams import read_ahead, split_listing
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 #: Prefix listed to check a bucket at start-up; no key matches it (keys never start with ".").
@@ -29,6 +35,28 @@ _CREDENTIAL_PROBLEMS = {
     "ExpiredToken": "rejected the session token as expired",
     "InvalidToken": "rejected the session token",
 }
+
+
+class ListedInPages(StorageDriver):
+    """A driver listing through ListObjectsV2 pages (keys in ascending UTF-8 byte order), the
+    next pages fetched ahead; sorted listings with an ``alphabet`` are split into one listing
+    per character, several at once (:func:`~storage_drivers.streams.split_listing`)."""
+
+    lists_sorted = True
+
+    @abc.abstractmethod
+    def _listing_pages(self, prefix: str) -> Iterable[list[BlobStat]]:
+        """The keys under ``prefix`` (already checked), a list per page, in key order."""
+
+    def iter_keys(self, prefix: str = "") -> Iterator[BlobStat]:
+        check_prefix(prefix)
+        return read_ahead(lambda: self._listing_pages(prefix))
+
+    def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
+        check_prefix(prefix)
+        if not alphabet:
+            return self.iter_keys(prefix)
+        return split_listing(self._listing_pages, prefix, alphabet)
 
 
 @dataclass(frozen=True)
