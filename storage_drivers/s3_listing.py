@@ -41,9 +41,8 @@ class ListingParser(_RestXMLParser):
     ``Owner``, a repeated tag) goes through botocore's generic parse, as does everything else.
     """
 
-    def __init__(self, timestamp_parser: Callable[[str], datetime], **kwargs: Any) -> None:
-        super().__init__(timestamp_parser=timestamp_parser, **kwargs)
-        self._parse_time = timestamp_parser
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._tag_names: dict[str, str] = {}
 
     def _handle_list(self, shape: Any, node: Any) -> Any:
@@ -68,7 +67,7 @@ class ListingParser(_RestXMLParser):
             elif name == "Size":
                 parsed[name] = int(text)
             elif name == "LastModified":
-                parsed[name] = self._parse_time(text)
+                parsed[name] = self._timestamp_parser(text)
             elif name in shape.members:
                 return self._parse_shape(shape, element)
             # botocore drops elements the model does not name; so does this.
@@ -94,10 +93,8 @@ class ResponseParsers(_ResponseParserFactory):
 
 
 #: Operations whose answers :func:`flag_embedded_error` checks by their last bytes.
-LISTING_OPERATIONS = {
-    "ListObjectsV2": b"</ListBucketResult>",
-    "ListObjects": b"</ListBucketResult>",
-}
+LISTING_OPERATIONS = frozenset({"ListObjectsV2", "ListObjects"})
+_LISTING_END = b"</ListBucketResult>"
 
 _BOTOCORE_200_CHECK: Callable[..., None] | None = getattr(handlers, "_handle_200_error", None)
 
@@ -109,13 +106,13 @@ def flag_embedded_error(operation_model: Any, response_dict: dict[str, Any], **k
     ``<Error>`` document, or XML cut short) gets status 500, as botocore's own check gives it,
     so it is retried; every other operation goes to botocore's check.
     """
-    closing = LISTING_OPERATIONS.get(operation_model.name)
-    if closing is None:
+    if operation_model.name not in LISTING_OPERATIONS:
         if _BOTOCORE_200_CHECK is not None:
             _BOTOCORE_200_CHECK(operation_model, response_dict, **kwargs)
         return
     body = response_dict.get("body")
-    if response_dict.get("status_code") == 200 and body and not body.rstrip().endswith(closing):
+    complete = not body or body.rstrip().endswith(_LISTING_END)
+    if response_dict.get("status_code") == 200 and not complete:
         response_dict["status_code"] = 500
 
 
