@@ -10,7 +10,7 @@ Groups, in the order docs/plugins.md presents them:
 - hooks: :data:`hookimpl`, :data:`hookspec` (for plugins that define hooks of their own);
 - registration types: :class:`AttachableEntity`, :class:`MigrationSource`, :func:`is_sqlite`;
 - models and the database: :class:`BaseModel`, :class:`TimestampedModel`, :data:`database`,
-  :func:`utcnow`, :func:`tuples`, :class:`AttachmentSet`, :class:`Attachment`;
+  :func:`utcnow`, :func:`tuples`, :func:`one_of`, :class:`AttachmentSet`, :class:`Attachment`;
 - owners of attachment sets: :func:`create_owner`, :func:`delete_owner`, :func:`backfill_sets`;
 - covers and attachment JSON: :func:`cover_urls`, :func:`cas_url`, :func:`attachment_json`;
 - attachments and uploads: :func:`receive_upload`, :class:`Upload`, :func:`attach_upload`,
@@ -74,7 +74,7 @@ from core.auth import EDITOR, READER, Principal
 from core.auth.guard import current_principal
 from core.auth.roles import public, requires_role
 from core.config import Settings
-from core.db import BaseModel, TimestampedModel, database, is_sqlite, tuples, utcnow
+from core.db import BaseModel, TimestampedModel, database, is_sqlite, one_of, tuples, utcnow
 from core.errors import (
     ApiError,
     Conflict,
@@ -92,7 +92,7 @@ from core.plugins import PluginError, hookimpl
 from core.state import PartsbinState, get_state
 
 #: The version of this API (``major.minor``); see the changelog in docs/plugins.md.
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"
 
 
 def attach_upload(
@@ -255,6 +255,7 @@ __all__ = [
     "hookspec",
     "is_sqlite",
     "may_be_absent",
+    "one_of",
     "preview_url",
     "proxied_content",
     "proxied_preview_image",

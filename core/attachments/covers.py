@@ -14,7 +14,7 @@ import peewee
 
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import sha256_of_key
-from core.db import tuples
+from core.db import one_of, tuples
 
 
 def has_image_content(attachment: Attachment) -> bool:
@@ -55,7 +55,7 @@ def cover_urls(set_ids: Iterable[int]) -> dict[int, str | None]:
     query = (
         AttachmentSet.select(AttachmentSet.id, Attachment.blob_key, Attachment.content_type)
         .join(Attachment, on=(AttachmentSet.cover_attachment == Attachment.id))
-        .where(AttachmentSet.id.in_(ids))
+        .where(one_of(AttachmentSet.id, ids))
     )
     for set_id, blob_key, content_type in tuples(query):
         if content_type and content_type.startswith("image/"):

@@ -33,6 +33,7 @@ from core.plugin_api import (
     database,
     delete_owner,
     is_sqlite,
+    one_of,
     tuples,
     utcnow,
 )
@@ -239,7 +240,7 @@ def part_assignments(part_ids: Iterable[int]) -> dict[int, list[Assignment]]:
         .join(Location, on=(PartLocation.location == Location.id))
         .join(Box, on=(Location.box == Box.id))
         .join(Part, on=(PartLocation.part == Part.id))
-        .where(PartLocation.part.in_(ids))
+        .where(one_of(PartLocation.part, ids))
         .order_by(Part.id, Box.box_no, Location.loc_no)
     )
     result: dict[int, list[Assignment]] = defaultdict(list)
@@ -255,7 +256,7 @@ def stock_levels(part_ids: Iterable[int]) -> dict[int, int]:
         return {}
     query = (
         PartLocation.select(PartLocation.part, fn.SUM(PartLocation.qty))
-        .where(PartLocation.part.in_(ids))
+        .where(one_of(PartLocation.part, ids))
         .group_by(PartLocation.part)
     )
     return {part_id: int(total) for part_id, total in tuples(query)}

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
+from core.plugin_api import one_of
 from plugins.kits.models import ACTIVE, Kit, KitContent
 
 
@@ -34,7 +35,7 @@ def part_kit_usages(part_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
             Kit.updated_at,
         )
         .join(Kit, on=(KitContent.kit == Kit.id))
-        .where(KitContent.part.in_(ids))
+        .where(one_of(KitContent.part, ids))
         .order_by(Kit.name, Kit.id)
         .tuples()
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
-from core.plugin_api import Conflict, NotFound, database, tuples, utcnow
+from core.plugin_api import Conflict, NotFound, database, one_of, tuples, utcnow
 from plugins.inventory import service as inventory
 from plugins.inventory.models import Box, Location, PartLocation
 from plugins.kits.models import ACTIVE, Kit, KitContent
@@ -319,7 +319,7 @@ def lists_of_kits(kit_ids: Iterable[int], include_done: bool = True) -> dict[int
     result: dict[int, list[PickList]] = {kit_id: [] for kit_id in ids}
     if not ids:
         return result
-    query = PickList.select().where(PickList.kit.in_(ids))
+    query = PickList.select().where(one_of(PickList.kit, ids))
     if not include_done:
         query = query.where(PickList.status == OPEN)
     for row in query.order_by(PickList.created_at.desc(), PickList.id.desc()):

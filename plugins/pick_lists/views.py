@@ -9,7 +9,7 @@ from typing import Any
 
 from peewee import Case, fn
 
-from core.plugin_api import cover_urls, tuples
+from core.plugin_api import cover_urls, one_of, tuples
 from plugins.inventory.models import Box, Location
 from plugins.kits.models import Kit, KitContent
 from plugins.parts.models import Part
@@ -46,7 +46,7 @@ def line_numbers(pick_list_ids: Iterable[int]) -> dict[int, dict[str, int]]:
             fn.SUM(Case(None, [(PickListLine.status == COMPLETED, qty)], 0)),
             fn.SUM(Case(None, [(is_open, qty)], 0)),
         )
-        .where(PickListLine.pick_list.in_(ids))
+        .where(one_of(PickListLine.pick_list, ids))
         .group_by(PickListLine.pick_list)
     )
     for pick_list_id, count, open_count, total, picked, remaining in tuples(query):

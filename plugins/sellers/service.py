@@ -25,6 +25,7 @@ from core.plugin_api import (
     delete_attachment,
     delete_owner,
     get_state,
+    one_of,
     set_cover,
     tuples,
 )
@@ -198,7 +199,7 @@ def links_of_parts(part_ids: Iterable[int]) -> dict[int, list[tuple[SellerLink, 
     query = (
         SellerLink.select(SellerLink, Seller)
         .join(Seller, on=(SellerLink.seller == Seller.id))
-        .where(SellerLink.part.in_(ids))
+        .where(one_of(SellerLink.part, ids))
         .order_by(fn.LOWER(Seller.name), SellerLink.id)
     )
     result: dict[int, list[tuple[SellerLink, Seller]]] = defaultdict(list)

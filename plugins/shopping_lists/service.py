@@ -31,7 +31,7 @@ from typing import Any
 import peewee
 from peewee import EXCLUDED, fn
 
-from core.plugin_api import Conflict, NotFound, ValidationFailed, database, tuples, utcnow
+from core.plugin_api import Conflict, NotFound, ValidationFailed, database, one_of, tuples, utcnow
 from plugins.inventory import service as inventory
 from plugins.kits.availability import content_lines
 from plugins.kits.models import ACTIVE as KIT_ACTIVE
@@ -793,7 +793,7 @@ def links_of_kits(
         .join(ShoppingList, on=(KitShoppingListLink.shopping_list == ShoppingList.id))
         .switch(KitShoppingListLink)
         .join(Kit, on=(KitShoppingListLink.kit == Kit.id))
-        .where(KitShoppingListLink.kit.in_(ids))
+        .where(one_of(KitShoppingListLink.kit, ids))
         .order_by(KitShoppingListLink.created_at.desc(), KitShoppingListLink.id.desc())
     )
     if not include_done:
@@ -839,7 +839,7 @@ def lines_of_parts(
     query = (
         ShoppingListLine.select(ShoppingListLine, ShoppingList)
         .join(ShoppingList, on=(ShoppingListLine.shopping_list == ShoppingList.id))
-        .where(ShoppingListLine.part.in_(ids))
+        .where(one_of(ShoppingListLine.part, ids))
         .order_by(fn.LOWER(ShoppingList.name), ShoppingList.id)
     )
     if not include_done:

@@ -10,7 +10,7 @@ from typing import Any
 
 from peewee import fn
 
-from core.plugin_api import cover_urls, tuples
+from core.plugin_api import cover_urls, one_of, tuples
 from plugins.inventory.models import Box, Location, PartLocation
 from plugins.kits.models import Kit
 from plugins.parts.models import Part
@@ -177,7 +177,7 @@ def line_counts(list_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         ShoppingListLine.select(
             ShoppingListLine.shopping_list, ShoppingListLine.status, fn.COUNT(ShoppingListLine.id)
         )
-        .where(ShoppingListLine.shopping_list.in_(ids))
+        .where(one_of(ShoppingListLine.shopping_list, ids))
         .group_by(ShoppingListLine.shopping_list, ShoppingListLine.status)
     )
     for list_id, status, count in tuples(query):
