@@ -12,7 +12,8 @@ Groups, in the order docs/plugins.md presents them:
 - models and the database: :class:`BaseModel`, :class:`TimestampedModel`, :data:`database`,
   :func:`utcnow`, :func:`tuples`, :func:`one_of`, :class:`AttachmentSet`, :class:`Attachment`;
 - owners of attachment sets: :func:`create_owner`, :func:`delete_owner`, :func:`backfill_sets`;
-- covers and attachment JSON: :func:`cover_urls`, :func:`cas_url`, :func:`attachment_json`;
+- covers and attachment JSON: :func:`cover_urls`, :func:`cover_key_column`, :func:`cas_url`,
+  :func:`attachment_json`;
 - attachments and uploads: :func:`receive_upload`, :class:`Upload`, :func:`attach_upload`,
   :func:`get_attachment`, :func:`delete_attachment`, :func:`set_cover`, :func:`copy_attachment`,
   :func:`preview_url`, :func:`thumbnail_jpeg`;
@@ -66,7 +67,7 @@ from core.api.schemas import (
 )
 from core.api.uploads import Upload, receive_upload
 from core.attachments import service as _attachments
-from core.attachments.covers import cas_url, cover_urls
+from core.attachments.covers import cas_url, cover_key_column, cover_urls
 from core.attachments.entities import AttachableEntity, backfill_sets, create_owner, delete_owner
 from core.attachments.models import Attachment, AttachmentSet
 from core.attachments.views import attachment_full as attachment_json
@@ -242,6 +243,7 @@ __all__ = [
     "blank_to_none",
     "cas_url",
     "copy_attachment",
+    "cover_key_column",
     "cover_urls",
     "create_owner",
     "current_principal",

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import peewee
 
@@ -27,7 +28,10 @@ def has_image_content(attachment: Attachment) -> bool:
 
 
 def _image_condition() -> peewee.Expression:
-    return Attachment.blob_key.is_null(False) & Attachment.content_type.startswith("image/")
+    """:func:`has_image_content` in SQL (case-sensitive like it, on every database: Peewee's
+    ``startswith`` is ``ILIKE``)."""
+    prefix = peewee.fn.SUBSTR(Attachment.content_type, 1, len("image/"))
+    return Attachment.blob_key.is_null(False) & (prefix == "image/")
 
 
 def cas_url(blob_key: str | None) -> str | None:
@@ -61,6 +65,23 @@ def cover_urls(set_ids: Iterable[int]) -> dict[int, str | None]:
         if content_type and content_type.startswith("image/"):
             result[set_id] = cas_url(blob_key)
     return result
+
+
+def cover_key_column(set_field: peewee.Field) -> peewee.ColumnBase:
+    """The blob key of the cover image of each row's set, as a column of the owner's own select.
+
+    A correlated subquery, so a list page brings its covers in its own statement instead of a
+    second one: ``Part.select(Part, cover_key_column(Part.attachment_set).alias("cover_key"))``,
+    then ``cas_url(part.cover_key)`` is the row's ``cover_url`` (same rule as
+    :func:`cover_urls`: ``None`` when the set has no cover or its cover is not an image).
+    """
+    cover_set = AttachmentSet.alias("cover_set")
+    return cast(
+        peewee.ColumnBase,
+        Attachment.select(Attachment.blob_key)
+        .join(cover_set, on=(cover_set.cover_attachment == Attachment.id))
+        .where((cover_set.id == set_field) & _image_condition()),
+    )
 
 
 def cover_url_for(attachment_set: AttachmentSet) -> str | None:

@@ -21,6 +21,7 @@ from core.plugin_api import (
     Conflict,
     NotFound,
     copy_attachment,
+    cover_key_column,
     create_owner,
     database,
     delete_owner,
@@ -40,14 +41,17 @@ MAX_KEY_ATTEMPTS = 25
 
 
 def _select() -> peewee.ModelSelect[Part]:
-    """Parts with their type joined: ``part.part_type`` is a PartType or ``None`` (no lazy load)."""
-    return Part.select(Part, PartType).join(
-        PartType, peewee.JOIN.LEFT_OUTER, on=(Part.part_type == PartType.id)
-    )
+    """Parts with their type's name as ``part.type_name`` (``None`` without a type).
+
+    A correlated subquery rather than a join: rows stay single-model, which Peewee turns into
+    objects at a fraction of the cost of joined rows (most of a list page's time otherwise).
+    """
+    type_name = PartType.select(PartType.name).where(PartType.id == Part.part_type)
+    return Part.select(Part, type_name.alias("type_name"))
 
 
 def get_part(key: str) -> Part:
-    """The part with this key (type joined). Raises :class:`NotFound`."""
+    """The part with this key (with its ``type_name``). Raises :class:`NotFound`."""
     part = _select().where(Part.key == key).first()
     if part is None:
         raise NotFound(f"part {key} does not exist", {"key": key})
@@ -55,7 +59,7 @@ def get_part(key: str) -> Part:
 
 
 def get_part_by_id(part_id: int) -> Part:
-    """The part with this id (type joined). Raises :class:`NotFound`."""
+    """The part with this id (with its ``type_name``). Raises :class:`NotFound`."""
     part = _select().where(Part.id == part_id).first()
     if part is None:
         raise NotFound(f"part {part_id} does not exist", {"part_id": part_id})
@@ -165,7 +169,8 @@ def _create_in(space: keys.KeySpace, fields: dict[str, Any]) -> Part | None:
 def create_part(
     fields: dict[str, Any], key_spaces: Sequence[keys.KeySpace] | None = None
 ) -> Part:
-    """Create a part and its AttachmentSet in one transaction; return it (type joined).
+    """Create a part and its AttachmentSet in one transaction; return it (with its
+    ``type_name``).
 
     ``fields`` holds editable fields (``description`` required). The key is drawn at random
     from the first of ``key_spaces`` (default :data:`KEY_SPACES`: four letters, then longer)
@@ -190,7 +195,8 @@ def create_part(
 
 
 def update_part(key: str, changes: dict[str, Any]) -> Part:
-    """Set exactly the given fields (``None`` clears); return the updated part (type joined).
+    """Set exactly the given fields (``None`` clears); return the updated part (with its
+    ``type_name``).
 
     Raises :class:`NotFound` for an unknown part or ``type_id``.
     """
@@ -283,7 +289,8 @@ def list_parts(
     ``(created_at, id)`` index directly; ``offset`` still skips rows, but only the index is
     walked (the ids are chosen first, the type join happens for the page only). The total is
     exact and free on a short page (``offset + len``); otherwise it is ``None`` unless
-    ``exact_count`` (one ``COUNT(*)``, O(matching parts)). One or two queries.
+    ``exact_count`` (one ``COUNT(*)``, O(matching parts)). Each part carries ``cover_key``, the
+    blob key of its cover image (:func:`cover_key_column`). One or two queries.
     """
     ids = Part.select(Part.id)
     if type_id is not None:
@@ -295,7 +302,8 @@ def list_parts(
         )
     order = (Part.created_at.desc(), Part.id.desc())
     ids = ids.order_by(*order).limit(limit).offset(offset)
-    parts = list(_select().where(Part.id.in_(ids)).order_by(*order))
+    cover = cover_key_column(Part.attachment_set).alias("cover_key")
+    parts = list(_select().select_extend(cover).where(Part.id.in_(ids)).order_by(*order))
     total: int | None = None
     if exact_count:
         counted = Part.select()

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from core.plugin_api import cover_urls
+from core.plugin_api import cas_url, cover_urls
 from plugins.parts import hook_calls
 from plugins.parts.models import Part, PartType
 
@@ -32,12 +32,12 @@ def part_json(
     total_quantity: int = 0,
     seller_links: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The part as the API returns it. ``part`` must come with its type joined.
+    """The part as the API returns it. ``part`` must come from the parts service (with its
+    ``type_name``).
 
     ``total_quantity`` comes from the ``part_stock_levels`` hook, ``seller_links`` from
     ``part_seller_links``.
     """
-    part_type = part.part_type if isinstance(part.part_type, PartType) else None
     return {
         "id": part.id,
         "key": part.key,
@@ -46,7 +46,9 @@ def part_json(
         "manufacturer": part.manufacturer,
         "product_page": part.product_page,
         "type_id": part.type_id,
-        "type": {"id": part_type.id, "name": part_type.name} if part_type else None,
+        "type": {"id": part.type_id, "name": part.type_name}  # type: ignore[attr-defined]
+        if part.type_id is not None
+        else None,
         "tags": list(part.tags or []),
         "package": part.package,
         "pin_count": part.pin_count,
@@ -95,14 +97,14 @@ def usage_json(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def part_list(parts: Sequence[Part], include: Collection[str] = ()) -> list[dict[str, Any]]:
-    """List items: one cover query and two hook calls for all parts (``total_quantity``,
+    """List items of parts as :func:`~plugins.parts.service.list_parts` returns them (each with
+    its ``cover_key``): two hook calls for all parts (``total_quantity``,
     ``seller_links``), plus one hook call per ``include`` token: ``kits`` adds
     ``kits: [usage...]``, ``locations`` adds ``locations: [{box_no, loc_no, qty}]``,
     ``shopping_lists`` adds ``shopping_lists: [membership...]`` (each ``[]`` when no plugin
     provides that data), ``stock`` adds ``in_stock`` (the same number as
     ``total_quantity``)."""
     ids = [part.id for part in parts]
-    covers = cover_urls(part.attachment_set_id for part in parts)
     stock = hook_calls.stock_levels(ids)
     links = hook_calls.seller_links(ids)
     usages = hook_calls.kit_usages(ids) if "kits" in include else None
@@ -110,7 +112,8 @@ def part_list(parts: Sequence[Part], include: Collection[str] = ()) -> list[dict
     lists = hook_calls.shopping_lists(ids) if "shopping_lists" in include else None
     items = []
     for part in parts:
-        item = part_json(part, covers.get(part.attachment_set_id), stock[part.id], links[part.id])
+        cover = cas_url(part.cover_key)  # type: ignore[attr-defined]
+        item = part_json(part, cover, stock[part.id], links[part.id])
         if places is not None:
             item["locations"] = [location_json(place) for place in places[part.id]]
         if usages is not None:
