@@ -16,7 +16,7 @@ from typing import Any, Literal
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 from flask_openapi3.types import ResponseDict
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, field_validator
 from werkzeug.wsgi import wrap_file
 
 from core.api.schemas import QueryModel
@@ -106,7 +106,9 @@ class CasQuery(QueryModel):
         ge=thumbnails.MIN_SIZE,
         le=thumbnails.MAX_SIZE,
         description="Return a JPEG thumbnail whose longest side is at most this many pixels "
-        "(raster images are never upscaled; PDFs show their first page).",
+        "(raster images are never upscaled; PDFs show their first page). A content_type given "
+        "with it is ignored: thumbnails are JPEG, and clients add thumbnail= to attachment URLs "
+        "that already carry the original's content_type.",
     )
 
     @field_validator("content_type")
@@ -114,12 +116,6 @@ class CasQuery(QueryModel):
     def _media_type(cls, value: str | None) -> str | None:
         return None if value is None else normalize_content_type(value)
 
-    @field_validator("thumbnail")
-    @classmethod
-    def _thumbnail_is_jpeg(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and info.data.get("content_type") is not None:
-            raise ValueError("thumbnail and content_type cannot be combined (thumbnails are JPEG)")
-        return value
 
 
 class CasError(BaseModel):
@@ -194,7 +190,8 @@ def get_blob(path: CasPath, query: CasQuery) -> Response:
     """
     state = get_state()
     if query.thumbnail is not None:
-        return _serve_thumbnail(state, path.sha256, query.thumbnail, query)
+        as_jpeg = query.model_copy(update={"content_type": None})
+        return _serve_thumbnail(state, path.sha256, query.thumbnail, as_jpeg)
     return _serve_blob(state, path.sha256, query)
 
 

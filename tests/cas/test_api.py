@@ -339,6 +339,16 @@ def _jpeg(response) -> Image.Image:
     return image
 
 
+def test_a_thumbnail_of_an_attachment_url_with_its_content_type_is_still_a_jpeg(
+    cas_client: FlaskClient, put: Put
+) -> None:
+    """The UI adds ``&thumbnail=N`` to ``attachment_url``, which carries the original's type."""
+    blob = put(png(400, 200))
+    response = cas_client.get(url(blob, content_type="image/png", thumbnail=100))
+    assert _jpeg(response).size == (100, 50)
+    assert response.headers["ETag"] == f'"{blob.sha256}-t100"'
+
+
 def test_thumbnail_is_a_jpeg_of_the_right_size(cas_client: FlaskClient, put: Put) -> None:
     blob = put(png(400, 200))
     response = cas_client.get(url(blob, thumbnail=100))
@@ -440,10 +450,12 @@ def test_image_above_the_pixel_setting_is_422(make_cas_app: Callable[..., Flask]
     assert response.json["details"]["max_pixels"] == 100
 
 
-def test_thumbnail_with_content_type_is_400(cas_client: FlaskClient, text_blob) -> None:
+def test_a_content_type_does_not_make_text_thumbnailable(
+    cas_client: FlaskClient, text_blob
+) -> None:
+    """With ``thumbnail``, ``content_type`` is ignored: the stored bytes decide (415)."""
     response = cas_client.get(url(text_blob, thumbnail=100, content_type="image/png"))
-    assert response.status_code == 400
-    assert "thumbnail" in response.json["details"]["fields"]
+    assert response.status_code == 415
 
 
 @pytest.mark.parametrize("size", ["0", "1001", "-5", "big"])
