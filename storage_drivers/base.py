@@ -167,6 +167,27 @@ class StorageDriver(abc.ABC):
             return self.iter_keys(prefix)
         return iter(sorted(self.iter_keys(prefix), key=lambda stat: stat.key))
 
+    #: Whether :meth:`put_if_absent` is one request (the store checks for the object itself,
+    #: S3's ``If-None-Match: *``); ``False``: it looks first (:meth:`stat`), then puts.
+    conditional_puts: bool = False
+
+    def put_if_absent(self, key: str, stream: BinaryIO, size: int) -> bool:
+        """Store ``size`` bytes of ``stream`` under ``key`` unless an object is there already;
+        return whether this call stored them.
+
+        For content-addressed keys, where an object at a key always holds the same bytes: an
+        object that is there is not checked against ``stream``. The default looks first, and
+        also replaces an object of another size (a copy cut short outside this driver); drivers
+        with :attr:`conditional_puts` leave that to ``partsbin check --deep``. Two callers
+        racing for one key both store the same bytes or one finds the other's. A retried request
+        may report ``False`` for bytes it stored itself. Raises what :meth:`put` raises.
+        """
+        existing = self.stat(key)
+        if existing is not None and existing.size == size:
+            return False
+        self.put(key, stream, size)
+        return True
+
     def delete_many(self, keys: Sequence[str]) -> None:
         """Delete every key (missing keys are not an error); drivers override to batch calls.
 

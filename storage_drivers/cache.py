@@ -414,6 +414,7 @@ class CachingDriver(StorageDriver):
         self.inner = inner
         self.cache = cache
         self.lists_sorted = inner.lists_sorted
+        self.conditional_puts = inner.conditional_puts
         self._sizes: OrderedDict[str, int] = OrderedDict()
         self._sizes_lock = threading.Lock()
 
@@ -502,6 +503,10 @@ class CachingDriver(StorageDriver):
         if fill.expected_size is None:
             fill.expected_size = fill.size
         fill.commit()
+
+    def put_if_absent(self, key: str, stream: BinaryIO, size: int) -> bool:
+        """``inner``'s answer: whether a blob exists is the store's to say, not the cache's."""
+        return self.inner.put_if_absent(key, stream, size)
 
     def delete(self, key: str) -> None:
         self.inner.delete(key)

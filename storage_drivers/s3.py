@@ -147,6 +147,7 @@ class S3Driver(ListedInPages):
         }
         self._config = config
         self._probe_clients: dict[float, Any] = {}
+        self._conditional = True  # see conditional_puts
         try:
             with _session_lock:  # creating clients from one session is not thread-safe
                 self._client: Any = session.client(
@@ -243,6 +244,46 @@ class S3Driver(ListedInPages):
         reader = SizeCheckingReader(stream, size)
         with self._errors(key=None):
             self._client.upload_fileobj(reader, self.bucket, name, Config=self._transfer)
+
+    #: One conditional request per :meth:`put_if_absent` up to :data:`_PART_SIZE` (larger
+    #: objects look first, then upload in parts). Servers that do not implement
+    #: ``If-None-Match`` on PUT (501) switch this driver to looking first.
+    conditional_puts = True
+
+    def put_if_absent(self, key: str, stream: BinaryIO, size: int) -> bool:
+        """One ``PutObject`` with ``If-None-Match: *``: stored, or 412 (``False``) when an
+        object is there; above :data:`_PART_SIZE`, or on a seekable-less stream, the default
+        (``stat``, then :meth:`put`)."""
+        if not self._conditional or size > _PART_SIZE or not _seekable(stream):
+            return super().put_if_absent(key, stream, size)
+        start = stream.tell()
+        available = stream.seek(0, 2) - start
+        stream.seek(start)
+        if available != size:
+            raise ValueError(f"stream holds {available} bytes; {size} were announced")
+        try:
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self._name(key),
+                Body=_Window(stream, threading.Lock(), start, size),
+                ContentLength=size,
+                IfNoneMatch="*",
+            )
+        except botocore.exceptions.ClientError as exc:
+            code, status = _code_and_status(exc)
+            if status == 412 or code == "PreconditionFailed":
+                return False
+            if status == 501 or code == "NotImplemented":
+                self._conditional = False  # the server refuses the header: look first from now on
+                stream.seek(start)
+                return super().put_if_absent(key, stream, size)
+            if status == 409:  # ConditionalRequestConflict: a concurrent write of the same key
+                stream.seek(start)
+                return super().put_if_absent(key, stream, size)
+            raise self._translate(exc, key=None) from exc
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as exc:
+            raise self._translate(exc, key=None) from exc
+        return True
 
     def _put_windows(self, name: str, stream: BinaryIO, size: int) -> None:
         start = stream.tell()

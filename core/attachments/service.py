@@ -221,24 +221,44 @@ def _store_and_insert(
     PostgreSQL: one transaction takes the blob's lock first, then looks for the blob, stores it
     if absent, and inserts the row: garbage collection (which deletes only under that lock) can
     neither remove the bytes between the look and the commit nor see the row missing, so a new
-    blob costs one ``stat`` and one ``put``, a dedup hit one ``stat``. SQLite, where the only
+    blob costs one ``stat`` and one ``put`` (one conditional put for a small one on S3), a dedup
+    hit one ``stat`` (on S3, none when a row already references it). SQLite, where the only
     lock is the database's write lock (not to be held while bytes are uploaded): the bytes are
     stored first and checked again under that lock in the insert (see docs/architecture.md,
     "Round trips of an upload").
     """
-    max_pixels = state.settings.thumbnail_max_pixels
     db = state.database
     if is_sqlite(db):
-        blob = store_spool(state.storage, spool, max_pixels)
+        blob = _store_unless_attached(state, spool)
         return _insert(state, set_id, _blob_fields(blob, title, filename), set_as_cover), blob
     spool.finish()
     assert spool.sha256 is not None
     with blob_transaction(db):
         lock_blob(db, spool.sha256)
-        blob = store_spool(state.storage, spool, max_pixels)
+        blob = _store_unless_attached(state, spool)
         fields = _blob_fields(blob, title, filename)
         attachment = _insert_locked(state, set_id, fields, set_as_cover, stored_key=blob.key)
     return attachment, blob
+
+
+def _store_unless_attached(state: PartsbinState, spool: IngestSpool) -> StoredBlob:
+    """:func:`~core.cas.ingest.store_spool`, except that on a remote store (one with
+    conditional puts, where a look costs a round trip) an attachment row that already
+    references these bytes (same key, same size) settles it: rows reference only stored bytes,
+    which passed validation when first stored, so a dedup hit of attached content costs one
+    indexed ``SELECT`` and no storage request. Called under the blob's lock on PostgreSQL, so
+    garbage collection cannot remove the bytes before this transaction's row commits.
+    """
+    if state.storage.conditional_puts:
+        spool.finish()
+        assert spool.sha256 is not None and spool.content_type is not None
+        blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
+        attached = Attachment.select().where(
+            (Attachment.blob_key == blob.key) & (Attachment.file_size == blob.size)
+        )
+        if attached.exists():
+            return blob
+    return store_spool(state.storage, spool, state.settings.thumbnail_max_pixels)
 
 
 def _prerender(state: PartsbinState, blob: StoredBlob | None, spool: IngestSpool | None = None

@@ -55,15 +55,25 @@ def sha256_of_key(key: str | None) -> str | None:
     return None
 
 
+#: Largest new blob stored with one conditional request on a driver that has them
+#: (:attr:`~storage_drivers.base.StorageDriver.conditional_puts`): its content is checked before
+#: the store says whether it is new, so only cheap checks qualify (not PDFs, checked in a
+#: sandbox), and a dedup hit sends at most this many bytes again.
+CONDITIONAL_PUT_MAX_BYTES = 1024 * 1024
+
+
 def store_spool(
     storage: StorageDriver, spool: IngestSpool, max_pixels: int | None = None
 ) -> StoredBlob:
-    """Put a finished spool's bytes under ``cas/<sha256>`` unless an object of that size is there.
+    """Put a finished spool's bytes under ``cas/<sha256>`` unless an object is there.
 
-    One ``stat``; then, only for new bytes, the content check and one ``put``. A dedup hit (the
-    object is there with this size: the same bytes, since the key is their hash) is neither
-    checked nor stored again: every blob under ``cas/`` passed the upload pipeline when it was
-    first stored. For new bytes with ``max_pixels``, the content must be a sound file of its
+    Usually one ``stat``; then, only for new bytes, the content check and one ``put``. A dedup
+    hit (the object is there with this size: the same bytes, since the key is their hash) is
+    neither checked nor stored again: every blob under ``cas/`` passed the upload pipeline when
+    it was first stored. On a driver with conditional puts, a blob of at most
+    :data:`CONDITIONAL_PUT_MAX_BYTES` that is not a PDF is checked first and then stored with
+    one request that does nothing if the object is there (a new small image: one round trip
+    instead of two). For new bytes with ``max_pixels``, the content must be a sound file of its
     type (:func:`core.cas.validate.validate_content`; 422 otherwise, nothing stored). Returns
     the blob (``stored`` says whether this call put it). Raises
     :class:`storage_drivers.base.StorageUnavailable` when storage is down (then nothing may
@@ -72,6 +82,16 @@ def store_spool(
     spool.finish()
     assert spool.sha256 is not None and spool.content_type is not None
     blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
+    if (
+        storage.conditional_puts
+        and blob.size <= CONDITIONAL_PUT_MAX_BYTES
+        and blob.content_type != "application/pdf"
+    ):
+        if max_pixels is not None:
+            validate_content(spool, max_pixels)
+        spool.seek(0)
+        stored = storage.put_if_absent(blob.key, spool, blob.size)  # type: ignore[arg-type]
+        return replace(blob, stored=stored)
     existing = storage.stat(blob.key)
     if existing is not None and existing.size == blob.size:
         return blob

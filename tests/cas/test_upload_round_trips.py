@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from flask import Flask
 
-from core.attachments.models import AttachmentSet
+from core.attachments.models import Attachment, AttachmentSet
 from core.cas.ingest import ingest
 from core.state import get_state
 from tests.reliability.conftest import png_bytes
@@ -89,22 +89,27 @@ def locking(app: Flask) -> list[str]:
     return [] if on_sqlite(app) else ["SELECT"]
 
 
-def test_an_upload_of_new_bytes_costs_one_stat_one_put_and_four_statements(
+def test_an_upload_of_new_bytes_costs_one_conditional_put_and_five_statements(
     app: Flask, set_id: int, counted: CountingDriver, sql: SqlLog
 ) -> None:
-    """PostgreSQL: the blob's lock is taken before its stat and held to the commit, so the put
-    needs no second stat. SQLite (one write lock, not held during a put) checks again."""
+    """PostgreSQL: the blob's lock is taken before the bytes are looked for and held to the
+    commit, so the put needs no later look; on S3 a small image is one conditional put (the
+    store says whether it was there). SQLite (one write lock, not held during a put) looks
+    again under its lock."""
     response = upload(app, set_id, png_bytes(seed=101, size=(64, 48)))
 
     assert response.status_code == 201, response.json
-    assert counted.calls == {"stat": 2 if on_sqlite(app) else 1, "put": 1}
-    # set exists (before the body); [blob lock], set locked + re-checked, row, first cover
-    assert sql.statements == ["SELECT", *locking(app), "SELECT", "INSERT", "UPDATE"]
+    assert counted.calls == {"put_if_absent": 1, **({"stat": 1} if on_sqlite(app) else {})}
+    # set exists (before the body); [blob lock]; attached already?; set locked + re-checked;
+    # row; first cover
+    assert sql.statements == ["SELECT", *locking(app), "SELECT", "SELECT", "INSERT", "UPDATE"]
 
 
-def test_a_dedup_hit_costs_one_stat_no_put_and_three_statements(
+def test_a_dedup_hit_of_attached_bytes_costs_no_storage_request_and_four_statements(
     app: Flask, set_id: int, counted: CountingDriver, sql: SqlLog
 ) -> None:
+    """A row that references the bytes proves they are stored (on SQLite they are looked for
+    again under the write lock)."""
     data = png_bytes(seed=102, size=(64, 48))
     assert upload(app, set_id, data).status_code == 201
     counted.reset()
@@ -113,22 +118,43 @@ def test_a_dedup_hit_costs_one_stat_no_put_and_three_statements(
     response = upload(app, set_id, data)
 
     assert response.status_code == 201, response.json
-    assert counted.calls == {"stat": 2 if on_sqlite(app) else 1}
-    assert sql.statements == ["SELECT", *locking(app), "SELECT", "INSERT"]
+    assert counted.calls == ({"stat": 1} if on_sqlite(app) else {})
+    assert sql.statements == ["SELECT", *locking(app), "SELECT", "SELECT", "INSERT"]
 
 
 def test_a_dedup_hit_does_not_validate_the_bytes_again(
     app: Flask, counted: CountingDriver, set_id: int
 ) -> None:
-    """Bytes already under ``cas/<sha256>`` passed the pipeline when first stored; the same
-    bytes are not opened again. (Here they were stored without the check, so a second
+    """Bytes a row references passed the pipeline when first stored; the same bytes are not
+    opened again. (Here they were stored and referenced without the check, so a second
     validation would refuse them: the 201 shows that it did not run.)"""
     truncated = png_bytes(seed=103, size=(64, 48))[:-20]
     assert upload(app, set_id, truncated).status_code == 422
-    ingest(counted.inner, io.BytesIO(truncated), lambda _type: 10**9)
+    blob = ingest(counted.inner, io.BytesIO(truncated), lambda _type: 10**9)
+    with app.app_context():
+        Attachment.create(
+            attachment_set=set_id, attachment_type="image", title="stored before",
+            blob_key=blob.key, content_type="image/png", file_size=blob.size,
+        )  # fmt: skip
     counted.reset()
 
     response = upload(app, set_id, truncated)
 
     assert response.status_code == 201, response.json
-    assert "put" not in counted.calls
+    assert counted.calls == ({"stat": 1} if on_sqlite(app) else {})
+
+
+def test_unattached_small_bytes_are_checked_as_new_ones(
+    app: Flask, counted: CountingDriver, set_id: int
+) -> None:
+    """Bytes under ``cas/`` that no row references (stored by a plugin without the image
+    check, or an orphan awaiting gc) are checked before the conditional put, like new bytes:
+    the store only answers whether they are there after that check."""
+    truncated = png_bytes(seed=104, size=(64, 48))[:-20]
+    ingest(counted.inner, io.BytesIO(truncated), lambda _type: 10**9)
+    counted.reset()
+
+    response = upload(app, set_id, truncated)
+
+    assert response.status_code == 422, response.json
+    assert counted.calls == {}

@@ -21,6 +21,7 @@ class CountingDriver(StorageDriver):
 
     def __init__(self, inner: StorageDriver, fail_after_chunks: int | None = None) -> None:
         self.inner = inner
+        self.conditional_puts = inner.conditional_puts
         self.calls: Counter[str] = Counter()
         #: Make the next whole-object ``open`` raise after this many chunks (a stream that breaks).
         self.fail_after_chunks = fail_after_chunks
@@ -35,6 +36,10 @@ class CountingDriver(StorageDriver):
     def put(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
         self.calls["put"] += 1
         self.inner.put(key, stream, size)
+
+    def put_if_absent(self, key: str, stream: BinaryIO, size: int) -> bool:
+        self.calls["put_if_absent"] += 1
+        return self.inner.put_if_absent(key, stream, size)
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         self.calls["open"] += 1

@@ -68,6 +68,26 @@ def test_cas_keys_round_trip_and_are_listed_under_their_own_name(driver: Storage
     assert list(driver.iter_keys("cas/")) == [BlobStat(CAS_KEY, len(DATA))]
 
 
+def test_put_if_absent_stores_a_new_object_and_leaves_one_that_is_there(
+    driver: StorageDriver,
+) -> None:
+    key = f"cas/{'c' * 64}"
+    assert driver.put_if_absent(key, io.BytesIO(b"first bytes"), 11) is True
+    assert b"".join(driver.open(key)) == b"first bytes"
+    assert driver.put_if_absent(key, io.BytesIO(b"other bytes"), 11) is False
+    assert b"".join(driver.open(key)) == b"first bytes"
+    assert driver.stat(key) == BlobStat(key, 11)
+
+
+def test_put_if_absent_with_a_wrong_size_raises_and_stores_nothing(
+    driver: StorageDriver,
+) -> None:
+    key = f"cas/{'d' * 64}"
+    with pytest.raises(ValueError):
+        driver.put_if_absent(key, io.BytesIO(b"short"), 9)
+    assert driver.stat(key) is None
+
+
 @pytest.mark.parametrize("announced", [len(DATA) - 1, len(DATA) + 1])
 def test_put_with_a_wrong_size_raises_and_stores_nothing(
     driver: StorageDriver, announced: int
