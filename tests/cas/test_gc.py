@@ -23,6 +23,7 @@ from core.cas import gc as gc_module
 from core.cas.gc import collect_garbage, parse_grace
 from core.cas.ingest import StoredBlob
 from core.cas.thumbnails import thumbnail_key
+from core.db import is_sqlite
 from core.plugins import PluginError, hookimpl
 from core.state import get_state
 from storage_drivers.base import BlobStat, StorageDriver, StorageUnavailable
@@ -470,9 +471,37 @@ def test_deletes_in_batches(app: Flask, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
     orphans = {blob(app, f"orphan {i}".encode()).key for i in range(5)}
     report = gc(app)
-    assert [len(call) for call in driver.calls] == [2, 2, 1]
+    assert sorted(len(call) for call in driver.calls) == [1, 2, 2]  # two batches at once
     assert {key for call in driver.calls for key in call} == orphans
     assert report.removed == 5 and report.batches == 3
+    assert keys(driver) == set()
+
+
+class PairingDriver(LocalDriver):
+    """The local driver whose first two ``delete_many`` calls each wait for the other."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.pair = threading.Barrier(2, timeout=10)
+        self.calls = 0
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.calls += 1
+        if self.calls <= 2:
+            self.pair.wait()  # broken (and gc failing) if the second call never comes meanwhile
+        super().delete_many(keys)
+
+
+def test_two_batches_are_deleted_at_once(app: Flask, tmp_path: Path, monkeypatch) -> None:
+    if is_sqlite(get_state(app).database):
+        pytest.skip("SQLite: a batch holds the only write lock, so batches go one at a time")
+    driver = PairingDriver(str(tmp_path / "paired"))
+    get_state(app).storage = driver
+    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
+    for i in range(6):
+        blob(app, f"paired orphan {i}".encode())
+    report = gc(app)
+    assert report.removed == 6 and report.batches == 3
     assert keys(driver) == set()
 
 
