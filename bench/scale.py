@@ -3,8 +3,9 @@
 Seeds N parts with bulk SQL exactly as the app writes them (each part a set with two image
 attachments on their own blobs, the first one the cover with a 400 px thumbnail object) and ~0.17 N
 unreferenced old blobs, PUT directly into SeaweedFS S3 (16 threads). The seed is verified with
-``check`` (zero violations). Then measures, on PostgreSQL: list pages (first, deep offset, deep
-cursor; in-process WSGI, median of 41), ``check``, ``gc --dry-run``, real ``gc`` (the garbage)
+``check`` (zero violations). Measures, on PostgreSQL: list pages (first, deep offset, deep
+cursor; in-process WSGI, median of 41; after ``VACUUM ANALYZE`` and before the objects are PUT,
+so nothing else loads the machine), then ``check``, ``gc --dry-run``, real ``gc`` (the garbage)
 and ``backfill_sets`` of N owners, with peak RSS growth, and prints
 ``exponent = log(t2 / t1) / log(N2 / N1)`` (0: flat, 1: linear).
 
@@ -60,8 +61,9 @@ def _put_all(storage: Any, keys: list[str]) -> None:
         list(pool.map(put, keys, chunksize=256))
 
 
-def _seed(app: Any, count: int) -> tuple[int, int]:
-    """Insert ``count`` parts and their objects; return (objects stored, garbage blobs)."""
+def _seed_rows(app: Any, count: int) -> tuple[list[str], list[str]]:
+    """Insert ``count`` parts; return the keys of the objects they reference and of the garbage
+    blobs (both still to be PUT)."""
     state = get_state(app)
     now = utcnow()
     objects: list[str] = []
@@ -111,8 +113,7 @@ def _seed(app: Any, count: int) -> tuple[int, int]:
                     AttachmentSet.id.in_(set_ids)
                 ).execute()
     garbage = [f"cas/{_sha('garbage', i)}" for i in range(int(count * GARBAGE_SHARE))]
-    _put_all(state.storage, objects + garbage)
-    return len(objects) + len(garbage), len(garbage)
+    return objects, garbage
 
 
 def _settle(app: Any) -> None:
@@ -154,8 +155,9 @@ class BenchOwner(peewee.Model):
         table_name = "bench_owners"
 
 
-def _measure(app: Any, count: int, garbage: int) -> dict[str, float]:
-    state = get_state(app)
+def _measure_lists(app: Any, count: int) -> dict[str, float]:
+    """List pages, measured before the objects are PUT: they read only the database, and the
+    object store is then idle instead of still absorbing the bulk load on the same cores."""
     results: dict[str, float] = {}
     client = app.test_client()
     with app.app_context():
@@ -172,7 +174,13 @@ def _measure(app: Any, count: int, garbage: int) -> dict[str, float]:
             client, f"/api/parts?limit=50&cursor={cursor}"
         )
         results["list limit=1000 ms"] = _page_ms(client, "/api/parts?limit=1000")
+    return results
 
+
+def _measure_store(app: Any, count: int, garbage: int) -> dict[str, float]:
+    state = get_state(app)
+    results: dict[str, float] = {}
+    with app.app_context():
         seconds, growth, violations = _time(lambda: list(find_violations(state)))
         assert violations == [], violations[:5]  # the seed is exactly what the app writes
         results["check s"], results["check RSS MB"] = seconds, growth
@@ -218,11 +226,14 @@ def run(args: argparse.Namespace) -> None:
             with app.app_context():
                 apply_migrations(get_state(app))
             started = time.perf_counter()
-            objects, garbage = _seed(app, count)
-            print(f"seeded {count:,} parts, {objects:,} objects "
-                  f"({garbage:,} garbage) in {time.perf_counter() - started:.0f}s", flush=True)
+            objects, garbage = _seed_rows(app, count)
             _settle(app)
-            measured.append((count, objects, garbage, _measure(app, count, garbage)))
+            lists = _measure_lists(app, count)
+            _put_all(get_state(app).storage, objects + garbage)
+            print(f"seeded {count:,} parts, {len(objects) + len(garbage):,} objects "
+                  f"({len(garbage):,} garbage) in {time.perf_counter() - started:.0f}s", flush=True)
+            results = {**lists, **_measure_store(app, count, len(garbage))}
+            measured.append((count, len(objects) + len(garbage), len(garbage), results))
             get_state(app).database.close()
     names = list(measured[0][3])
     rows = []
