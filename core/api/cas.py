@@ -117,7 +117,6 @@ class CasQuery(QueryModel):
         return None if value is None else normalize_content_type(value)
 
 
-
 class CasError(BaseModel):
     """The JSON error envelope."""
 
