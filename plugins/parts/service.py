@@ -289,9 +289,9 @@ def list_parts(
     ``(created_at, id)`` index directly; ``offset`` still skips rows, but only the index is
     walked (the ids are chosen first; the type-name and cover subqueries run for the page
     only). The total is exact and free on a short page (``offset + len``); otherwise it is
-    ``None`` unless
-    ``exact_count`` (one ``COUNT(*)``, O(matching parts)). Each part carries ``cover_key``, the
-    blob key of its cover image (:func:`cover_key_column`). One or two queries.
+    ``None`` unless ``exact_count`` (one ``COUNT(*)``, O(matching parts)). Each part carries
+    ``cover_key``, the blob key of its cover image (:func:`cover_key_column`). One or two
+    queries.
     """
     ids = Part.select(Part.id)
     if type_id is not None:
