@@ -20,7 +20,7 @@ from flask import Flask
 
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas import gc as gc_module
-from core.cas.gc import collect_garbage, parse_grace
+from core.cas.gc import GcReport, collect_garbage, parse_grace
 from core.cas.ingest import StoredBlob
 from core.cas.thumbnails import thumbnail_key
 from core.db import is_sqlite
@@ -477,6 +477,15 @@ def test_deletes_in_batches(app: Flask, tmp_path: Path, monkeypatch) -> None:
     assert keys(driver) == set()
 
 
+def _six_orphans_in_batches_of_two(app: Flask, driver: LocalDriver, monkeypatch) -> GcReport:
+    """Run gc on ``driver`` holding six orphans, in batches of two (three batches)."""
+    get_state(app).storage = driver
+    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
+    for i in range(6):
+        blob(app, f"orphan {i}".encode())
+    return gc(app)
+
+
 class PairingDriver(LocalDriver):
     """The local driver whose first two ``delete_many`` calls each wait for the other."""
 
@@ -496,11 +505,7 @@ def test_two_batches_are_deleted_at_once(app: Flask, tmp_path: Path, monkeypatch
     if is_sqlite(get_state(app).database):
         pytest.skip("SQLite: a batch holds the only write lock, so batches go one at a time")
     driver = PairingDriver(str(tmp_path / "paired"))
-    get_state(app).storage = driver
-    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
-    for i in range(6):
-        blob(app, f"paired orphan {i}".encode())
-    report = gc(app)
+    report = _six_orphans_in_batches_of_two(app, driver, monkeypatch)
     assert report.removed == 6 and report.batches == 3
     assert keys(driver) == set()
 
@@ -529,11 +534,7 @@ def test_a_batch_is_deleted_while_the_scan_goes_on(
     app: Flask, tmp_path: Path, monkeypatch
 ) -> None:
     driver = OverlapDriver(str(tmp_path / "overlap"))
-    get_state(app).storage = driver
-    monkeypatch.setattr(gc_module, "DELETE_BATCH", 2)
-    for i in range(6):
-        blob(app, f"orphan {i}".encode())
-    report = gc(app)
+    report = _six_orphans_in_batches_of_two(app, driver, monkeypatch)
     assert driver.overlapped == [True]  # run in turn, the first delete would wait in vain
     assert report.removed == 6 and report.batches == 3
     assert keys(driver) == set()
