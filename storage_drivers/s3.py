@@ -256,11 +256,7 @@ class S3Driver(ListedInPages):
         (``stat``, then :meth:`put`)."""
         if not self._conditional or size > _PART_SIZE or not _seekable(stream):
             return super().put_if_absent(key, stream, size)
-        start = stream.tell()
-        available = stream.seek(0, 2) - start
-        stream.seek(start)
-        if available != size:
-            raise ValueError(f"stream holds {available} bytes; {size} were announced")
+        start = _start_holding(stream, size)
         try:
             self._client.put_object(
                 Bucket=self.bucket,
@@ -286,11 +282,7 @@ class S3Driver(ListedInPages):
         return True
 
     def _put_windows(self, name: str, stream: BinaryIO, size: int) -> None:
-        start = stream.tell()
-        available = stream.seek(0, 2) - start
-        stream.seek(start)
-        if available != size:
-            raise ValueError(f"stream holds {available} bytes; {size} were announced")
+        start = _start_holding(stream, size)
         lock = threading.Lock()
         if size <= _PART_SIZE:
             with self._errors(key=None):
@@ -529,6 +521,17 @@ def parse_timestamp(value: Any) -> datetime:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     result: datetime = botocore.utils.parse_timestamp(value)
     return result
+
+
+def _start_holding(stream: BinaryIO, size: int) -> int:
+    """The position of a seekable ``stream``, checked to have exactly ``size`` bytes after it;
+    raises :class:`ValueError` (before anything is sent) otherwise."""
+    start = stream.tell()
+    available = stream.seek(0, 2) - start
+    stream.seek(start)
+    if available != size:
+        raise ValueError(f"stream holds {available} bytes; {size} were announced")
+    return start
 
 
 def _seekable(stream: object) -> bool:

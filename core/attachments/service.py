@@ -250,9 +250,7 @@ def _store_unless_attached(state: PartsbinState, spool: IngestSpool) -> StoredBl
     garbage collection cannot remove the bytes before this transaction's row commits.
     """
     if state.storage.conditional_puts:
-        spool.finish()
-        assert spool.sha256 is not None and spool.content_type is not None
-        blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
+        blob = StoredBlob.of_spool(spool)
         attached = Attachment.select().where(
             (Attachment.blob_key == blob.key) & (Attachment.file_size == blob.size)
         )

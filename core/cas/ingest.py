@@ -40,6 +40,13 @@ class StoredBlob:
         """The storage key ``cas/<sha256>``."""
         return cas_key(self.sha256)
 
+    @classmethod
+    def of_spool(cls, spool: IngestSpool) -> StoredBlob:
+        """The blob of a spool's bytes (finishing the spool), not yet stored."""
+        spool.finish()
+        assert spool.sha256 is not None and spool.content_type is not None
+        return cls(spool.sha256, spool.size, spool.content_type)
+
 
 def cas_key(sha256: str) -> str:
     """The storage key of a hash. Raises ``ValueError`` unless ``sha256`` is 64 lowercase hex."""
@@ -79,9 +86,7 @@ def store_spool(
     :class:`storage_drivers.base.StorageUnavailable` when storage is down (then nothing may
     reference the hash).
     """
-    spool.finish()
-    assert spool.sha256 is not None and spool.content_type is not None
-    blob = StoredBlob(spool.sha256, spool.size, spool.content_type)
+    blob = StoredBlob.of_spool(spool)
     if (
         storage.conditional_puts
         and blob.size <= CONDITIONAL_PUT_MAX_BYTES
