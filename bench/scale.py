@@ -34,6 +34,7 @@ from core.attachments.check import find_violations
 from core.attachments.entities import AttachableEntity, backfill_sets
 from core.attachments.models import Attachment, AttachmentSet
 from core.cas.gc import collect_garbage
+from core.cas.thumbnails import thumbnail_key
 from core.db import utcnow
 from core.migrate import apply_migrations
 from core.state import get_state
@@ -103,7 +104,7 @@ def _seed_rows(app: Any, count: int) -> tuple[list[str], list[str]]:
                         })
                         objects.append(f"cas/{sha}")
                         if n == 0:
-                            objects.append(f"thumbs/{sha}/400.jpg")
+                            objects.append(thumbnail_key(sha, 400))
                 Attachment.insert_many(rows).execute()
                 covers = (
                     Attachment.select(peewee.fn.MIN(Attachment.id))

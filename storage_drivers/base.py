@@ -1,7 +1,7 @@
 """The storage driver interface: bytes by key, nothing more.
 
 A driver stores opaque byte streams under string keys such as ``cas/<sha256>`` or
-``thumbs/<sha256>/200.jpg``. It knows nothing about hashing, dedup or attachments: the
+``thumbs/<sha256>-200.jpg``. It knows nothing about hashing, dedup or attachments: the
 content-addressed store in :mod:`core.cas` builds those on top. Every vendor error is translated
 into one of the exceptions below, so callers never see a boto3, minio or OS error.
 """
@@ -157,6 +157,11 @@ class StorageDriver(abc.ABC):
 
     def iter_sorted_keys(self, prefix: str = "", alphabet: str | None = None) -> Iterator[BlobStat]:
         """Like :meth:`iter_keys`, in ascending key order (streamed when :attr:`lists_sorted`).
+
+        One exception is allowed, since some S3 servers keep folders (SeaweedFS's filer): the
+        keys under ``x/`` may come before a sibling key that starts with ``x`` and a character
+        below ``/`` (``x-1``). Callers merging on a fixed-length head of the key, as garbage
+        collection merges on hashes, never see that head go backwards.
 
         ``alphabet`` tells that the caller wants only keys whose character after ``prefix`` is
         one of its characters (the CAS passes the hex digits): a remote driver may then list

@@ -300,9 +300,10 @@ def _read_chunks(file: BinaryIO, remaining: int | None) -> Iterator[bytes]:
 
 def _walk_files(directory: str, segments: list[str]) -> Iterator[tuple[list[str], int, float]]:
     """Yield ``(segments, size, mtime)`` of every regular file below ``directory`` (depth first,
-    by name, so ``cas/`` hashes and thumbnails come in ascending key order)."""
+    in ascending key order: a folder sorts as its name followed by ``/``, which is where its
+    files' keys sort, so ``thumbs/<h>-100.jpg`` comes before the folder ``thumbs/<h>/``)."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        entries = sorted(os.scandir(directory), key=_key_order)
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
@@ -318,6 +319,14 @@ def _walk_files(directory: str, segments: list[str]) -> Iterator[tuple[list[str]
                 yield [*segments, entry.name], info.st_size, info.st_mtime
         except FileNotFoundError:
             continue  # removed while we were listing
+
+
+def _key_order(entry: os.DirEntry[str]) -> str:
+    try:
+        is_folder = entry.is_dir(follow_symlinks=False)
+    except OSError:
+        is_folder = False
+    return entry.name + "/" if is_folder else entry.name
 
 
 def _fsync_directory(directory: str) -> None:

@@ -9,9 +9,10 @@ A blob ``cas/<sha256>`` is *garbage* when
   future counts as young and is kept. The grace period protects uploads in flight: the upload
   flow stores the blob first and inserts the row afterwards.
 
-Thumbnails ``thumbs/<sha256>/<N>.jpg`` go with their blob; thumbnails whose blob no longer exists
-are removed too. Other keys (under ``cas/`` but not a hash, or outside ``cas/`` and ``thumbs/``)
-are never touched.
+Thumbnails ``thumbs/<sha256>-<N>.jpg`` go with their blob; thumbnails whose blob no longer exists
+are removed too, and so is every key of the earlier thumbnail layout, ``thumbs/<sha256>/<N>.jpg``,
+which nothing reads any more (see :mod:`core.cas.thumbnails`). Other keys (under ``cas/`` but not
+a hash, or outside ``cas/`` and ``thumbs/``) are never touched.
 
 How: one streaming merge join. The sorted ``cas/`` listing, the sorted ``thumbs/`` listing and
 the sorted reference streams (every ``referenced_blobs`` answer, merged with :func:`heapq.merge`)
@@ -48,7 +49,7 @@ from flask import current_app, has_app_context
 
 from core.cas.ingest import HEX_DIGITS, SHA256_HEX, cas_key, sha256_of_key
 from core.cas.locks import blob_transaction, lock_blobs
-from core.cas.thumbnails import THUMBS_PREFIX
+from core.cas.thumbnails import LEGACY_THUMBNAIL_KEY, THUMBS_PREFIX
 from core.db import is_sqlite
 from core.plugins import PluginError
 from core.state import PartsbinState
@@ -66,7 +67,9 @@ BATCHES_IN_FLIGHT = 2
 
 _GRACE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_THUMB_KEY = re.compile(r"^thumbs/([0-9a-f]{64})/[^/]+$")
+#: A thumbnail key of either layout (``thumbs/<sha256>-<N>.jpg``, ``thumbs/<sha256>/<N>.jpg``).
+#: Both sort by hash, so one listing groups a blob's thumbnails of both layouts together.
+_THUMB_KEY = re.compile(r"^thumbs/([0-9a-f]{64})[-/][^/]+$")
 
 
 class ProgressFactory(Protocol):
@@ -240,6 +243,8 @@ class _Candidate:
     sha: str
     blob: BlobStat | None  # ``None``: thumbnails whose blob was not listed
     thumbnails: list[BlobStat] = field(default_factory=list)
+    #: Keys of the earlier thumbnail layout: removed whatever becomes of the blob.
+    superseded: list[BlobStat] = field(default_factory=list)
 
     @property
     def stats(self) -> list[BlobStat]:
@@ -321,7 +326,10 @@ def collect_garbage(
         _BatchRemover(state, report, dry_run) as remover,
         progress(_by_hash(state, report), label="scanning", length=None) as items,
     ):
-        for sha, blob, thumbnails in items:
+        for sha, blob, listed_thumbnails in items:
+            superseded = [t for t in listed_thumbnails if LEGACY_THUMBNAIL_KEY.fullmatch(t.key)]
+            thumbnails = [t for t in listed_thumbnails if t not in superseded]
+            candidate: _Candidate | None = None
             if references.contains(sha):
                 kept: list[BlobStat] = [*thumbnails, *([blob] if blob else [])]
             elif blob is not None:
@@ -330,10 +338,15 @@ def collect_garbage(
                     kept = [blob, *thumbnails]
                 else:
                     kept = []
-                    pending.append(_Candidate(sha, blob, thumbnails))
+                    candidate = _Candidate(sha, blob, thumbnails)
             else:
                 kept = []
-                pending.append(_Candidate(sha, None, thumbnails))
+                candidate = _Candidate(sha, None, thumbnails)
+            if superseded:
+                candidate = candidate or _Candidate(sha, None)
+                candidate.superseded = superseded
+            if candidate is not None:
+                pending.append(candidate)
             for stat in kept:
                 report.count_kept(stat)
             if len(pending) >= DELETE_BATCH:
@@ -423,16 +436,19 @@ def _settle_batch(state: PartsbinState, batch: list[_Candidate], dry_run: bool) 
     pointing at deleted bytes. See :mod:`core.cas.locks`.
     """
     kept: list[BlobStat] = []
+    doomed: list[BlobStat] = []
     # A thumbnail-only orphan goes only while its blob is still absent (it may have appeared).
     remaining = []
     for candidate in batch:
+        doomed += candidate.superseded
+        if not candidate.stats:
+            continue
         if candidate.blob is None and state.storage.exists(cas_key(candidate.sha)):
             kept += candidate.thumbnails
         else:
             remaining.append(candidate)
     hashes = [c.sha for c in remaining]
     guard = contextlib.nullcontext() if dry_run else blob_transaction(state.database)
-    doomed: list[BlobStat] = []
     with guard:
         if not dry_run:
             lock_blobs(state.database, hashes)

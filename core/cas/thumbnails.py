@@ -1,8 +1,13 @@
 """JPEG thumbnails of CAS blobs, rendered once and shared by every app instance via the store.
 
 A thumbnail of blob ``<sha256>`` with longest side ``N`` is stored under
-``thumbs/<sha256>/<N>.jpg`` (:func:`thumbnail_key`) in the same object store as the blob, so any
-instance that finds it there serves it without rendering; nothing is cached on local disk.
+``thumbs/<sha256>-<N>.jpg`` (:func:`thumbnail_key`) in the same object store as the blob, so any
+instance that finds it there serves it without rendering; nothing is cached on local disk. The
+keys are flat (no folder per blob): S3-compatible stores that keep folders as directories
+(SeaweedFS's filer, MinIO on disk) list a flat prefix several times faster, and garbage collection
+lists every thumbnail. Keys of the earlier layout, ``thumbs/<sha256>/<N>.jpg``
+(:data:`LEGACY_THUMBNAIL_KEY`), are no longer read: garbage collection removes them, and a
+thumbnail missing in the flat layout is rendered again on its first request.
 
 Rendering rules (:func:`render_thumbnail`):
 
@@ -15,9 +20,9 @@ Rendering rules (:func:`render_thumbnail`):
   sandboxed child process (:mod:`core.cas.render_sandbox`: wall-clock deadline, CPU-time and
   memory limits). A PDF that cannot be rendered within those limits (a "PDF bomb") gets the
   generic PDF preview (:func:`generic_pdf_thumbnail`) and is remembered as such: the marker
-  ``thumbs/<sha256>/unrenderable`` is stored next to its thumbnails, and every later request,
+  ``thumbs/<sha256>-unrenderable`` is stored next to its thumbnails, and every later request,
   for any size, gets the generic preview without rendering again. The marker goes away with the
-  blob (garbage collection removes ``thumbs/<sha256>/*``); deleting it by hand allows a retry.
+  blob (garbage collection removes ``thumbs/<sha256>-*``); deleting it by hand allows a retry.
 * Anything else, SVG included (rasterizing untrusted SVG needs a full SVG engine), is refused with
   415 ``THUMBNAIL_UNSUPPORTED``.
 * Work is bounded: the source is refused above ``max_source_bytes`` (422 ``SOURCE_TOO_LARGE``);
@@ -62,6 +67,7 @@ import io
 import logging
 import math
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterator
@@ -92,8 +98,14 @@ THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 JPEG_QUALITY = 85
 #: Largest PDF page side accepted, in points (ISO 32000: 14,400 units = 200 inches).
 PDF_MAX_PAGE_POINTS = render_sandbox.PDF_MAX_PAGE_POINTS
-#: Name of the marker stored under ``thumbs/<sha256>/`` for a PDF that cannot render in bounds.
+#: Name of the marker stored as ``thumbs/<sha256>-unrenderable`` for a PDF that cannot render in
+#: bounds.
 UNRENDERABLE_MARKER = "unrenderable"
+#: A thumbnail (or marker) key of blob ``group(1)``, in the layout of :func:`thumbnail_key`.
+THUMBNAIL_KEY = re.compile(r"thumbs/([0-9a-f]{64})-[^/]+")
+#: A key of the earlier layout, one folder per blob: ``thumbs/<sha256>/<name>``. Never read;
+#: garbage collection removes such keys.
+LEGACY_THUMBNAIL_KEY = re.compile(r"thumbs/([0-9a-f]{64})/[^/]+")
 #: The thumbnail size a PDF attachment's ``preview_url`` asks for (part of a PDF's ladder).
 PDF_PREVIEW_SIZE = 400
 #: Sources smaller than this are not pre-rendered: decoding them on demand takes a few ms,
@@ -119,12 +131,12 @@ PILLOW_FORMATS = {
 
 
 def thumbnail_key(sha256: str, size: int) -> str:
-    """``thumbs/<sha256>/<size>.jpg``. Raises ``ValueError`` for a bad hash or size."""
+    """``thumbs/<sha256>-<size>.jpg``. Raises ``ValueError`` for a bad hash or size."""
     if SHA256_HEX.fullmatch(sha256) is None:
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"thumbnail size must be {MIN_SIZE}..{MAX_SIZE}, not {size}")
-    return f"{THUMBS_PREFIX}{sha256}/{size}.jpg"
+    return f"{THUMBS_PREFIX}{sha256}-{size}.jpg"
 
 
 def thumbnail_etag(sha256: str, size: int) -> str:
@@ -471,10 +483,10 @@ def _source_too_large(size: int, limit: int) -> UnprocessableContent:
 
 
 def unrenderable_marker_key(sha256: str) -> str:
-    """``thumbs/<sha256>/unrenderable``: present when the PDF cannot render within the limits."""
+    """``thumbs/<sha256>-unrenderable``: present when the PDF cannot render within the limits."""
     if SHA256_HEX.fullmatch(sha256) is None:
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
-    return f"{THUMBS_PREFIX}{sha256}/{UNRENDERABLE_MARKER}"
+    return f"{THUMBS_PREFIX}{sha256}-{UNRENDERABLE_MARKER}"
 
 
 def ensure_thumbnail(
@@ -489,7 +501,7 @@ def ensure_thumbnail(
 ) -> BlobStat:
     """Return the stored thumbnail of blob ``sha256``, rendering and storing it if absent.
 
-    An existing ``thumbs/<sha256>/<size>.jpg`` is returned without reading the source. Otherwise
+    An existing ``thumbs/<sha256>-<size>.jpg`` is returned without reading the source. Otherwise
     (under the per-key lock, re-checking) the source type is sniffed with a ranged read, the source
     is copied into a spooled temp file (at most ``max_source_bytes``), decoded with
     :func:`decode_source` (PDFs within ``limits``, default :func:`current_limits`), and this size

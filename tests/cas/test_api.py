@@ -369,7 +369,7 @@ def test_thumbnail_if_none_match_gives_304(cas_client: FlaskClient, put: Put) ->
 def test_thumbnail_is_stored_in_the_object_store(cas_app: Flask, put: Put) -> None:
     blob = put(png(400, 200))
     response = cas_app.test_client().get(url(blob, thumbnail=64))
-    stored = get_state(cas_app).storage.open(f"thumbs/{blob.sha256}/64.jpg")
+    stored = get_state(cas_app).storage.open(thumbnails.thumbnail_key(blob.sha256, 64))
     assert b"".join(stored) == response.data
 
 

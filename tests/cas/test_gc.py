@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -174,6 +175,42 @@ def test_keeps_thumbnails_of_young_blobs(app: Flask, storage: StorageDriver) -> 
     key = thumb(storage, young.sha256)
     gc(app, now=dt.datetime.now(dt.UTC))
     assert key in keys(storage)
+
+
+def legacy_thumb(storage: StorageDriver, sha256: str, name: str = "100.jpg") -> str:
+    """A thumbnail key of the earlier layout, ``thumbs/<sha256>/<name>``."""
+    key = f"thumbs/{sha256}/{name}"
+    storage.put(key, io.BytesIO(b"old jpeg"), 8)
+    return key
+
+
+def test_removes_the_earlier_thumbnail_layout_and_keeps_the_flat_one(
+    app: Flask, storage: StorageDriver
+) -> None:
+    live = blob(app, b"live photo")
+    attach(app, blob_key=live.key)
+    young = blob(app, b"young photo")
+    assert isinstance(storage, LocalDriver)
+    os.utime(storage.path_for(young.key), (LATER.timestamp(), LATER.timestamp()))
+    orphan = blob(app, b"orphan photo")
+    current = thumb(storage, live.sha256, 300)
+    superseded = {
+        legacy_thumb(storage, live.sha256, "300.jpg"),
+        legacy_thumb(storage, live.sha256, "unrenderable"),
+        legacy_thumb(storage, young.sha256),
+        legacy_thumb(storage, orphan.sha256),
+        legacy_thumb(storage, "7" * 64),
+    }
+    orphan_thumb = thumb(storage, orphan.sha256)
+
+    dry = gc(app, dry_run=True, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    assert set(dry.removed_keys) == superseded  # every blob is young at this clock
+    assert keys(storage) >= superseded
+    report = gc(app)
+
+    assert set(report.removed_keys) == superseded | {orphan.key, orphan_thumb}
+    assert report.kept == 3 and report.removed == 7
+    assert keys(storage) == {live.key, young.key, current}
 
 
 def test_never_touches_foreign_keys(app: Flask, storage: StorageDriver) -> None:

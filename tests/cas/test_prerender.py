@@ -123,8 +123,8 @@ def stored_sizes(app: Flask, sha256: str) -> dict[int, tuple[int, int]]:
     """``{size: (width, height)}`` of the thumbnails of ``sha256`` in the store itself."""
     storage = get_state(app).storage
     found = {}
-    for stat in storage.iter_keys(f"thumbs/{sha256}/"):
-        name = stat.key.rsplit("/", 1)[-1]
+    for stat in storage.iter_keys(f"thumbs/{sha256}-"):
+        name = stat.key.removeprefix(f"thumbs/{sha256}-")
         if name.endswith(".jpg"):
             image = Image.open(io.BytesIO(b"".join(storage.open(stat.key))))
             found[int(name.removesuffix(".jpg"))] = image.size
@@ -374,7 +374,7 @@ def test_gc_removes_prerendered_thumbnails_with_their_blob_and_check_accepts_the
     assert sorted(report.removed_keys) == sorted(
         [f"cas/{sha}", *(thumbnail_key(sha, size) for size in LADDER)]
     )
-    assert list(state.storage.iter_keys(f"thumbs/{sha}/")) == []
+    assert list(state.storage.iter_keys(f"thumbs/{sha}-")) == []
 
 
 def test_without_the_upload_spool_the_job_reads_the_blob_from_the_store(app: Flask) -> None:

@@ -167,7 +167,7 @@ def store(storage: LocalDriver, data: bytes) -> StoredBlob:
 
 
 def test_thumbnail_key_layout() -> None:
-    assert thumbnail_key("a" * 64, 200) == f"thumbs/{'a' * 64}/200.jpg"
+    assert thumbnail_key("a" * 64, 200) == f"thumbs/{'a' * 64}-200.jpg"
     with pytest.raises(ValueError):
         thumbnail_key("a" * 64, 0)
     with pytest.raises(ValueError):

@@ -107,7 +107,7 @@ def test_a_thumbnail_put_through_the_cache_is_served_without_reading_it_back(
     store: CountingDriver, cache_dir: Path
 ) -> None:
     driver = cached(store, cache_dir)
-    key = "thumbs/" + "a" * 64 + "/100.jpg"
+    key = "thumbs/" + "a" * 64 + "-100.jpg"
     driver.put(key, io.BytesIO(b"jpeg bytes"), 10)
     store.reset()
 

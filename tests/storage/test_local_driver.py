@@ -55,7 +55,14 @@ def test_a_cas_key_is_stored_two_fan_out_folders_deep(driver: LocalDriver, root:
 
 
 @pytest.mark.parametrize(
-    "key", [f"thumbs/{HASH}/200.jpg", "cas/not-a-hash", f"CAS/{HASH}", f"cas/{HASH.upper()}"]
+    "key",
+    [
+        f"thumbs/{HASH}-200.jpg",
+        f"thumbs/{HASH}/200.jpg",
+        "cas/not-a-hash",
+        f"CAS/{HASH}",
+        f"cas/{HASH.upper()}",
+    ],
 )
 def test_other_keys_are_stored_at_their_own_path(
     driver: LocalDriver, root: Path, key: str
