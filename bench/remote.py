@@ -17,7 +17,9 @@ when the settings know it. Figures:
   process's CPU ms for it (all its threads, until it is idle again);
 * 50 KiB PNG uploads/s (sequential, unique content);
 * 90 MiB PDF upload: MB/s and the server worker's peak RSS growth;
-* dedup: the same 5 MiB PDF uploaded 20 times, uploads/s.
+* dedup: the same 5 MiB PDF uploaded 20 times, uploads/s; next to it, the same uploads to
+  :mod:`bench.upload_floor` (reads and hashes the body, nothing else, same server stack): the
+  most any server of this stack reaches with this client on this machine.
 
 ``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends,
 ``PARTSBIN_BENCH_FIGURES=small_uploads,dedup_uploads`` only some figures (function names below),
@@ -253,6 +255,54 @@ def dedup_uploads(target: Target, quick: bool, pool: object) -> dict[str, float]
     return {"dedup uploads/s": repeats / (time.perf_counter() - started)}
 
 
+@contextlib.contextmanager
+def upload_floor(folder: Path) -> Iterator[str]:
+    """gunicorn with ``partsbin serve``'s worker class running :mod:`bench.upload_floor`;
+    yields its base URL."""
+    port = free_port()
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    with open(folder / "floor.log", "ab") as log:
+        process = subprocess.Popen(
+            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--worker-class", "core.events.worker.PartsbinWorker", "bench.upload_floor:app"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                requests.post(base, data=b"x", timeout=5).raise_for_status()
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the upload floor server did not start: see {folder}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def floor_uploads(base: str, quick: bool) -> float:
+    """:func:`dedup_uploads`' requests, sent to :func:`upload_floor`: uploads/s."""
+    session = requests.Session()
+    pdf = big_pdf(5 * 1024 * 1024)
+    _upload_to(session, base, pdf)
+    repeats = 10 if quick else 20
+    started = time.perf_counter()
+    for _ in range(repeats):
+        _upload_to(session, base, pdf)
+    return repeats / (time.perf_counter() - started)
+
+
+def _upload_to(session: requests.Session, url: str, data: bytes) -> None:
+    response = session.post(
+        url, files={"file": ("same.pdf", data)}, data={"title": "same.pdf"}, timeout=300
+    )
+    response.raise_for_status()
+
+
 def large_upload(target: Target, quick: bool, pool: object) -> dict[str, float]:
     """One new 90 MiB PDF; the worker's peak RSS growth while it is handled."""
     large = big_pdf(90 * 1024 * 1024)
@@ -384,6 +434,10 @@ def run(args: argparse.Namespace) -> None:
             target.set_id = int(part["attachment_set_id"])
             target.upload(noise_png(50 * 1024), "warm-up.png")
             targets.append(target)
+        floor = (
+            stack.enter_context(upload_floor(Path(tmp))) if dedup_uploads in figures else None
+        )
+        floors: list[float] = []
         # Each figure runs on every backend back to back, in alternating order over the rounds,
         # so a change in the machine's load hits both sides of a ratio alike.
         for round_number in range(rounds):
@@ -393,7 +447,13 @@ def run(args: argparse.Namespace) -> None:
                     for name, value in figure(target, args.quick, pool).items():
                         results[target.backend].setdefault(name, []).append(value)
                         print(f"  {target.backend}: {name} = {value:.1f}", flush=True)
+                if figure is dedup_uploads and floor is not None:
+                    floors.append(floor_uploads(floor, args.quick))
+                    print(f"  floor: dedup uploads/s = {floors[-1]:.1f}", flush=True)
     _print(results, backends, rounds)
+    if floors:
+        print(f"\nfloor (bench.upload_floor: reads and hashes the body only, same server stack "
+              f"and client): {max(floors):.1f} uploads/s")
 
 
 def _best(name: str, values: list[float]) -> float:

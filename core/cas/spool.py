@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Collection
 from typing import BinaryIO
 
@@ -21,12 +22,49 @@ from core.errors import PayloadTooLarge, ServiceUnavailable, UnsupportedMediaTyp
 
 log = logging.getLogger("partsbin.spool")
 
-#: Spooled in memory up to this size, then on disk.
-SPOOL_MEMORY_BYTES = 1024 * 1024
+#: One spool keeps its bytes in memory up to this size, then moves them to a temp file...
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+#: ...as long as all the spools of the process hold at most this much memory together (a spool
+#: that would pass it moves to a temp file at once): ordinary uploads (photos, datasheets) never
+#: touch the disk, and a burst of concurrent uploads costs at most this much memory.
+SPOOL_MEMORY_BUDGET_BYTES = 32 * 1024 * 1024
+#: :meth:`IngestSpool.reopen` copies bytes held in memory up to this size; a larger spool in
+#: memory is moved to a temp file first, so a reopened handle never doubles a large upload's
+#: memory.
+REOPEN_COPY_MAX_BYTES = 1024 * 1024
+
+
+class MemoryBudget:
+    """Bytes that the spools of one process may hold in memory together (thread-safe)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Reserve ``size`` bytes; ``False`` (nothing reserved) if that would pass the limit."""
+        with self._lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        """Return ``size`` reserved bytes."""
+        with self._lock:
+            self.used -= size
+
+
+#: The budget every :class:`IngestSpool` of this process shares.
+MEMORY_BUDGET = MemoryBudget(SPOOL_MEMORY_BUDGET_BYTES)
 
 
 class IngestSpool:
-    """A temp file that knows its SHA-256, size and content type once :meth:`finish` ran.
+    """A write-once buffer that knows its SHA-256, size and content type once :meth:`finish` ran.
+
+    The bytes stay in memory within :data:`SPOOL_MEMORY_BYTES` and the process's
+    :data:`MEMORY_BUDGET`, and go to an unlinked temp file beyond.
 
     ``limit_for(content_type)`` gives the size limit; ``allowed_types`` (if given) the accepted
     types. :meth:`write` raises :class:`UnsupportedMediaType` (415) as soon as the type is known
@@ -43,7 +81,9 @@ class IngestSpool:
     ) -> None:
         self._limit_for = limit_for
         self._allowed = allowed_types
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+        self._memory: io.BytesIO | None = io.BytesIO()
+        self._file: BinaryIO = self._memory
+        self._reserved = 0  # bytes of MEMORY_BUDGET this spool holds
         self._hasher = hashlib.sha256()
         self._head = bytearray()
         self._limit: int | None = None
@@ -65,14 +105,40 @@ class IngestSpool:
             raise self._too_large()
         self._hasher.update(data)
         try:
+            if self._memory is not None and not self._room_in_memory(len(data)):
+                self._move_to_disk()
             self._file.write(data)
         except OSError as exc:
             raise self._storage_trouble(exc) from exc
         return len(data)
 
+    def _room_in_memory(self, size: int) -> bool:
+        if self._reserved + size > SPOOL_MEMORY_BYTES or not MEMORY_BUDGET.take(size):
+            return False
+        self._reserved += size
+        return True
+
+    def _move_to_disk(self) -> None:
+        assert self._memory is not None
+        position = self._memory.tell()
+        file = tempfile.TemporaryFile()
+        try:
+            file.write(self._memory.getbuffer())
+            file.seek(position)
+        except BaseException:
+            file.close()
+            raise
+        self._memory.close()
+        self._memory, self._file = None, file
+        self._give_back_memory()
+
+    def _give_back_memory(self) -> None:
+        MEMORY_BUDGET.give_back(self._reserved)
+        self._reserved = 0
+
     def _storage_trouble(self, exc: OSError) -> ServiceUnavailable:
         # The temp file is unlinked at creation; closing it frees the space it took.
-        self._file.close()
+        self.close()
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
         log.warning("upload spool write failed after %d bytes: %s", self.size, exc)
         if full:
@@ -149,18 +215,19 @@ class IngestSpool:
         """A new read-only handle on the finished bytes, with its own position and still valid
         after this spool is closed (the caller closes it); ``None`` if that is not possible.
 
-        Bytes held in memory are copied (at most :data:`SPOOL_MEMORY_BYTES`); a spool on disk
-        has its (unlinked) temp file opened again through ``/proc/self/fd`` (Linux).
+        Bytes held in memory are copied up to :data:`REOPEN_COPY_MAX_BYTES`; more are moved to
+        a temp file first. A spool on disk has its (unlinked) temp file opened again through
+        ``/proc/self/fd`` (Linux).
         """
         if self.sha256 is None or self.closed:
             return None
-        if self.size <= SPOOL_MEMORY_BYTES:  # never rolled over to disk
-            position = self._file.tell()
+        if self._memory is not None:
+            if self.size <= REOPEN_COPY_MAX_BYTES:
+                return io.BytesIO(self._memory.getvalue())
             try:
-                self._file.seek(0)
-                return io.BytesIO(self._file.read())
-            finally:
-                self._file.seek(position)
+                self._move_to_disk()
+            except OSError:
+                return None
         try:
             fd = os.open(f"/proc/self/fd/{self._file.fileno()}", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -168,7 +235,9 @@ class IngestSpool:
         return os.fdopen(fd, "rb")
 
     def close(self) -> None:
+        """Free the bytes (memory or temp file). Idempotent."""
         self._file.close()
+        self._give_back_memory()
 
     @property
     def closed(self) -> bool:

@@ -1,7 +1,7 @@
 """A full temp folder during an upload: 503 ``TEMP_STORAGE_FULL``, the partial spool file gone.
 
 The temp folder is a real 1 MiB tmpfs mounted by the test (it needs root; without it the test is
-skipped), so the spool's roll-over to disk really fails with ENOSPC.
+skipped), so the spool's move to disk (past 1 MiB here) really fails with ENOSPC.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from core.cas import spool
 
 MOUNT_BYTES = 1024 * 1024
 
@@ -33,6 +35,8 @@ def tiny_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Iterator[
         pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
         monkeypatch.setattr(tempfile, "tempdir", str(folder))
+        # Uploads past 1 MiB go to the temp folder (by default a spool holds up to 8 MiB).
+        monkeypatch.setattr(spool, "SPOOL_MEMORY_BYTES", 1024 * 1024)
         yield folder
     finally:
         monkeypatch.undo()
