@@ -82,7 +82,7 @@ class IngestSpool:
         self._limit_for = limit_for
         self._allowed = allowed_types
         self._memory: io.BytesIO | None = io.BytesIO()
-        self._file: BinaryIO = self._memory
+        self._file: io.BytesIO | io.BufferedRandom = self._memory
         self._reserved = 0  # bytes of MEMORY_BUDGET this spool holds
         self._hasher = hashlib.sha256()
         self._head = bytearray()
