@@ -16,7 +16,6 @@ from werkzeug.exceptions import HTTPException
 
 from core import db, errors
 from core.api.schemas import ErrorBody
-from core.api.uploads import PartsbinRequest
 from core.attachments.entities import entity_registry
 from core.auth import guard as auth_guard
 from core.cas import background
@@ -67,7 +66,6 @@ def create_app(
         validation_error_model=ErrorBody,
         validation_error_callback=_validation_error_response,
     )
-    app.request_class = PartsbinRequest  # file parts stream into a spool where a route asks
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # Bodies other than uploads (which raise it per request) are small JSON documents.
     app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES

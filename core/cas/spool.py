@@ -92,8 +92,9 @@ class IngestSpool:
         self.sha256: str | None = None
 
     # -- writing -------------------------------------------------------------------------
-    def write(self, data: bytes) -> int:
-        """Append ``data``; raises 415/413 errors as described on the class."""
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append ``data`` (copied: the caller may reuse its buffer); raises 415/413 errors as
+        described on the class."""
         if self.sha256 is not None:
             raise ValueError("spool is finished; no more writes")
         self.size += len(data)
