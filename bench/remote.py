@@ -24,6 +24,9 @@ when the settings know it. Figures:
 ``python -m bench remote [--quick]``; ``PARTSBIN_BENCH_BACKENDS=s3`` runs only some backends,
 ``PARTSBIN_BENCH_FIGURES=small_uploads,dedup_uploads`` only some figures (function names below),
 ``PARTSBIN_BENCH_ROUNDS=5`` more rounds than the default two.
+``PARTSBIN_BENCH_BASELINE=/path/to/other/venv/bin/partsbin`` serves every backend a second time
+with another checkout's ``partsbin`` (``<backend>@baseline`` columns, interleaved with the
+others): a before/after comparison in the same hour, on the same machine load.
 """
 
 from __future__ import annotations
@@ -158,9 +161,10 @@ class PeakRss:
 
 @contextlib.contextmanager
 def serve(
-    folder: Path, database_url: str, storage_url: str, cache: bool
+    folder: Path, database_url: str, storage_url: str, cache: bool, partsbin: Path | None = None
 ) -> Iterator[tuple[int, int]]:
-    """``partsbin serve`` with 1 worker x 8 threads; yields (port, worker pid)."""
+    """``partsbin serve`` (this checkout's, or the executable ``partsbin``) with 1 worker x
+    8 threads; yields (port, worker pid)."""
     port = free_port()
     env = {
         **os.environ,
@@ -174,7 +178,7 @@ def serve(
     }
     if cache and "cache_dir" in Settings.model_fields:
         env["PARTSBIN_CACHE_DIR"] = str(folder / "cache")
-    partsbin = Path(sys.executable).parent / "partsbin"
+    partsbin = partsbin or Path(sys.executable).parent / "partsbin"
     with open(folder / "server.log", "ab") as log:
         process = subprocess.Popen(
             [str(partsbin), "serve", "--migrate"],
@@ -270,14 +274,7 @@ def upload_floor(folder: Path) -> Iterator[str]:
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(requests.ConnectionError):
-                requests.post(base, data=b"x", timeout=5).raise_for_status()
-                break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"the upload floor server did not start: see {folder}")
-            time.sleep(0.2)
+        wait_for_http(base, timeout=30)
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -405,10 +402,14 @@ def run(args: argparse.Namespace) -> None:
     from core.testing.servers.postgres import PostgresServer
 
     backends = os.environ.get("PARTSBIN_BENCH_BACKENDS", ",".join(BACKENDS)).split(",")
+    baseline = os.environ.get("PARTSBIN_BENCH_BASELINE")
+    servers: list[tuple[str, str, Path | None]] = [(b, b, None) for b in backends]
+    if baseline:
+        servers += [(f"{b}@baseline", b, Path(baseline)) for b in backends]
     rounds = int(os.environ.get("PARTSBIN_BENCH_ROUNDS") or (1 if args.quick else 2))
     chosen = os.environ.get("PARTSBIN_BENCH_FIGURES")
     figures = [f for f in FIGURES if not chosen or f.__name__ in chosen.split(",")]
-    results: dict[str, dict[str, list[float]]] = {b: {} for b in backends}
+    results: dict[str, dict[str, list[float]]] = {name: {} for name, _, _ in servers}
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="partsbin-bench-remote-"))
         s3 = stack.enter_context(seaweedfs())
@@ -416,18 +417,18 @@ def run(args: argparse.Namespace) -> None:
         pool = stack.enter_context(client_pool(CLIENTS))
         bucket = s3.create_bucket(f"bench-{uuid.uuid4().hex[:8]}")
         targets = []
-        for backend in backends:
-            folder = Path(tmp) / backend
+        for name, backend, partsbin in servers:
+            folder = Path(tmp) / name
             folder.mkdir()
             database = pg.create_database(f"bench_{backend}_{uuid.uuid4().hex[:6]}")
             if backend == "local":
                 storage = f"file://{folder / 'blobs'}"
             else:
-                storage = remote_storage_url(backend, s3, bucket, backend)
+                storage = remote_storage_url(backend, s3, bucket, name.replace("@", "-"))
             port, worker = stack.enter_context(
-                serve(folder, database, storage, cache=backend != "local")
+                serve(folder, database, storage, cache=backend != "local", partsbin=partsbin)
             )
-            target = Target(backend, port, worker, storage)
+            target = Target(name, port, worker, storage)
             part = target.session.post(
                 f"{target.base}/api/parts", json={"description": "bench"}, timeout=30
             ).json()
@@ -450,7 +451,7 @@ def run(args: argparse.Namespace) -> None:
                 if figure is dedup_uploads and floor is not None:
                     floors.append(floor_uploads(floor, args.quick))
                     print(f"  floor: dedup uploads/s = {floors[-1]:.1f}", flush=True)
-    _print(results, backends, rounds)
+    _print(results, [name for name, _, _ in servers], rounds)
     if floors:
         print(f"\nfloor (bench.upload_floor: reads and hashes the body only, same server stack "
               f"and client): {max(floors):.1f} uploads/s")
@@ -467,17 +468,18 @@ def _ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}" if reference else "n/a"
 
 
-def _print(results: dict[str, dict[str, list[float]]], backends: list[str], rounds: int) -> None:
-    names = list(results[backends[0]])
+def _print(results: dict[str, dict[str, list[float]]], servers: list[str], rounds: int) -> None:
+    """The best of each figure per server, then ``<backend>/local`` for each backend and
+    ``<server>/baseline`` for each server measured against a baseline."""
+    names = list(results[servers[0]])
+    ratios = [(b, "local") for b in servers if "@" not in b and b != "local" and "local" in servers]
+    ratios += [(b, f"{b}@baseline") for b in servers if f"{b}@baseline" in servers]
     rows = []
     for name in names:
-        best = {b: _best(name, results[b][name]) for b in backends}
-        row: list[object] = [name, *best.values()]
-        if "local" in best:
-            row += [_ratio(best[b], best["local"]) for b in backends if b != "local"]
-        rows.append(row)
-    headers = ["figure", *backends]
-    headers += [f"{b}/local" for b in backends if b != "local" and "local" in backends]
+        best = {b: _best(name, results[b][name]) for b in servers}
+        rows.append([name, *best.values(), *(_ratio(best[b], best[ref]) for b, ref in ratios)])
+    headers = ["figure", *servers]
+    headers += [f"{b}/{ref.replace(b + '@', '')}" for b, ref in ratios]
     print_table(
         "local vs S3 (SeaweedFS), PostgreSQL, partsbin serve 1 worker x 8 threads "
         f"(best of {rounds}, backends alternating)",

@@ -19,7 +19,10 @@ READ_BYTES = 1024 * 1024
 
 
 def read_and_hash(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Answer 201 with the hex SHA-256 of the request body."""
+    """Answer 201 with the hex SHA-256 of the request body (a ``GET``: 200, to poll for)."""
+    if environ["REQUEST_METHOD"] == "GET":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
     hasher = hashlib.sha256()
     stream = environ["wsgi.input"]
     while chunk := stream.read(READ_BYTES):
