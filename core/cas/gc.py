@@ -327,8 +327,11 @@ def collect_garbage(
         progress(_by_hash(state, report), label="scanning", length=None) as items,
     ):
         for sha, blob, listed_thumbnails in items:
-            superseded = [t for t in listed_thumbnails if LEGACY_THUMBNAIL_KEY.fullmatch(t.key)]
-            thumbnails = [t for t in listed_thumbnails if t not in superseded]
+            superseded: list[BlobStat] = []
+            thumbnails: list[BlobStat] = []
+            for thumbnail in listed_thumbnails:
+                legacy = LEGACY_THUMBNAIL_KEY.fullmatch(thumbnail.key)
+                (superseded if legacy else thumbnails).append(thumbnail)
             candidate: _Candidate | None = None
             if references.contains(sha):
                 kept: list[BlobStat] = [*thumbnails, *([blob] if blob else [])]
